@@ -1,0 +1,26 @@
+/**
+ * Output conventions shared by every command: human-readable progress goes to stderr so that stdout
+ * stays machine-readable; with `--json` the last line of stdout is exactly one JSON object.
+ */
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Log a line to stderr (progress, configuration, warnings). */
+export function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Render rows as an aligned plain-text table. */
+export function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)));
+  const widths: number[] = [];
+  for (const r of cells) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
+}
+
+export function formatNumber(n: number): string {
+  if (Number.isInteger(n)) return n.toLocaleString('en-US');
+  return n.toLocaleString('en-US', { maximumFractionDigits: 3 });
+}
