@@ -5,6 +5,7 @@
 export class Progress {
   private done = 0;
   private lastPrintMs = 0;
+  private lastPrinted = -1;
   private readonly startMs = Date.now();
   private readonly tty: boolean;
 
@@ -28,11 +29,12 @@ export class Progress {
   }
 
   finish(): void {
-    this.render(Date.now());
+    if (this.lastPrinted !== this.done) this.render(Date.now());
     if (this.tty) this.stream.write('\n');
   }
 
   private render(now: number): void {
+    this.lastPrinted = this.done;
     const fraction = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
     const elapsedS = (now - this.startMs) / 1000;
     const etaS = fraction > 0 ? (elapsedS / fraction) * (1 - fraction) : 0;

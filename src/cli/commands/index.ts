@@ -1,9 +1,12 @@
 /** Every CLI command, registered in the order `ecgflow --help` lists them. */
 import type { Command } from 'commander';
+import { register as bench } from './bench';
+import { register as replay } from './replay';
+import { register as registerData } from './data';
 
 type Register = (program: Command) => void;
 
-const commands: Register[] = [];
+const commands: Register[] = [registerData, replay, bench];
 
 export function registerAll(program: Command): void {
   for (const register of commands) register(program);

@@ -1,0 +1,70 @@
+/**
+ * Decoding at the edge of a pipeline, with dead-lettering: a message that fails Avro decoding (or a later
+ * validation) is written to the dead-letter topic with the reason, the stage and its source coordinates,
+ * and the stream carries on. Nothing is dropped silently: every rejected message is either on the
+ * dead-letter topic or the pipeline fails (and its batch is not acked, so it is redelivered).
+ */
+import { EcgflowError, describeError } from '../errors';
+import type { Codec } from '../schemas/codec';
+import { getCodecs } from '../schemas/codec';
+import type { BatchingSink } from './sink';
+import type { ConsumedMessage } from './types';
+
+export interface DeadLetterCounter {
+  inc(labels: { stage: string; reason: string }): void;
+}
+
+export class DeadLetterWriter {
+  constructor(
+    private readonly sink: BatchingSink,
+    private readonly topic: string,
+    private readonly stage: string,
+    private readonly counter?: DeadLetterCounter,
+  ) {}
+
+  async write(message: ConsumedMessage, err: unknown): Promise<void> {
+    const errorCode = err instanceof EcgflowError ? err.code : 'UNEXPECTED';
+    const value = getCodecs().DeadLetter.encode({
+      sourceTopic: message.topic,
+      sourcePartition: message.partition,
+      sourceOffset: message.offset,
+      stage: this.stage,
+      errorCode,
+      reason: describeError(err),
+      key: message.key === null ? null : Buffer.from(message.key),
+      value: message.value,
+      timeMs: Date.now(),
+    });
+    await this.sink.write(this.topic, { key: message.key ?? '', value });
+    this.counter?.inc({ stage: this.stage, reason: errorCode });
+  }
+}
+
+export interface DecodedMessage<T> {
+  value: T;
+  message: ConsumedMessage;
+}
+
+/** Decode a batch; messages that fail go to the dead-letter writer and are left out of the result. */
+export async function decodeBatch<T>(
+  messages: readonly ConsumedMessage[],
+  codec: Codec<T>,
+  deadLetters: DeadLetterWriter,
+): Promise<DecodedMessage<T>[]> {
+  const out: DecodedMessage<T>[] = [];
+  for (const message of messages) {
+    try {
+      out.push({
+        value: codec.decode(message.value, {
+          source: message.topic,
+          partition: message.partition,
+          offset: message.offset,
+        }),
+        message,
+      });
+    } catch (err) {
+      await deadLetters.write(message, err);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,268 @@
+/**
+ * The bus on Apache Kafka (kafkajs). Producers are idempotent with acks=all, so a retried send is not
+ * duplicated in the log. Sources use eachBatch: the handler emits the partition's batch downstream and
+ * awaits the pipeline's ack before it resolves the offsets and commits them, which is both the
+ * at-least-once guarantee and the backpressure (kafkajs fetches a partition's next batch only after the
+ * handler returns). Heartbeats continue while a batch waits, so slow stages do not trigger a rebalance.
+ */
+import {
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  type Consumer,
+  type IHeaders,
+  type LogEntry,
+} from 'kafkajs';
+import { Observable } from 'rxjs';
+import { EcgflowError } from '../errors';
+import type {
+  Bus,
+  ConsumedBatch,
+  ConsumedMessage,
+  ConsumerOptions,
+  Producer,
+  Source,
+  TopicSpec,
+} from './types';
+
+export interface KafkaBusOptions {
+  brokers: readonly string[];
+  clientId: string;
+  /** Heartbeat period while a batch is being processed downstream. */
+  heartbeatIntervalMs: number;
+  sessionTimeoutMs: number;
+}
+
+const DEFAULTS: Omit<KafkaBusOptions, 'brokers'> = {
+  clientId: 'ecgflow',
+  heartbeatIntervalMs: 3000,
+  sessionTimeoutMs: 30000,
+};
+
+const LEVEL_NAMES: Record<number, string> = { [KafkaLogLevel.ERROR]: 'ERROR', [KafkaLogLevel.WARN]: 'WARN' };
+
+/** kafkajs logs as JSON through console; keep warnings and errors, one line each, on stderr. */
+function logCreator() {
+  return ({ namespace, level, log }: LogEntry) => {
+    if (level > KafkaLogLevel.WARN) return;
+    const { message, timestamp, logger, ...extra } = log;
+    // Known and accepted: retries are bounded so that a dead broker fails the pipeline (unacked, so
+    // redelivered) instead of hanging forever; the idempotent producer still dedupes within a session.
+    if (message.startsWith('Limiting retries for the idempotent producer')) return;
+    const detail = Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : '';
+    process.stderr.write(`kafka ${LEVEL_NAMES[level] ?? level} ${namespace}: ${message}${detail}\n`);
+  };
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === undefined) return out;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map((x) => x.toString()).join(',') : v.toString();
+  }
+  return out;
+}
+
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka' as const;
+  private readonly kafka: Kafka;
+  private readonly options: KafkaBusOptions;
+  private readonly producers = new Set<Producer>();
+
+  constructor(options: Partial<KafkaBusOptions> & { brokers: readonly string[] }) {
+    this.options = { ...DEFAULTS, ...options };
+    this.kafka = new Kafka({
+      clientId: this.options.clientId,
+      brokers: [...this.options.brokers],
+      logLevel: KafkaLogLevel.WARN,
+      logCreator,
+      retry: { retries: 8, initialRetryTime: 200 },
+    });
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((s) => !existing.has(s.topic));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((s) => ({
+            topic: s.topic,
+            numPartitions: s.partitions,
+            replicationFactor: 1,
+            configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      }
+      const present = specs.filter((s) => existing.has(s.topic));
+      if (present.length > 0) {
+        const { topics } = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
+        for (const t of topics) {
+          const want = present.find((s) => s.topic === t.name)?.partitions;
+          if (want !== undefined && t.partitions.length !== want) {
+            throw new EcgflowError(
+              'TOPIC_CONFIG',
+              `topic ${t.name} exists with ${t.partitions.length} partitions, expected ${want}; ` +
+                'changing the count would move patients between partitions, so recreate the topic deliberately',
+            );
+          }
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const present = topics.filter((t) => existing.has(t));
+      if (present.length > 0) await admin.deleteTopics({ topics: present });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async producer(): Promise<Producer> {
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    const wrapped: Producer = {
+      send: async (topic, messages) => {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: messages.map((m) => ({
+            key: m.key,
+            value: m.value,
+            headers: m.headers,
+            timestamp: m.timestampMs === undefined ? undefined : String(m.timestampMs),
+          })),
+        });
+      },
+      close: async () => {
+        this.producers.delete(wrapped);
+        await producer.disconnect();
+      },
+    };
+    this.producers.add(wrapped);
+    return wrapped;
+  }
+
+  source(options: ConsumerOptions): Source {
+    const disconnects = new Set<Promise<void>>();
+    const batches$ = new Observable<ConsumedBatch>((subscriber) => {
+      const consumer: Consumer = this.kafka.consumer({
+        groupId: options.groupId,
+        allowAutoTopicCreation: false,
+        sessionTimeout: this.options.sessionTimeoutMs,
+        heartbeatInterval: this.options.heartbeatIntervalMs,
+      });
+      let stopped = false;
+      const pendingAcks = new Set<() => void>();
+
+      consumer.on(consumer.events.CRASH, (event) => {
+        // kafkajs restarts by itself after retriable crashes; anything else ends the stream with the cause.
+        if (!event.payload.restart && !stopped) {
+          subscriber.error(
+            new EcgflowError(
+              'CONSUMER_CRASH',
+              `consumer group ${options.groupId} crashed: ${event.payload.error.message}`,
+              {},
+              false,
+              event.payload.error,
+            ),
+          );
+        }
+      });
+
+      const start = async (): Promise<void> => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning });
+        await consumer.run({
+          autoCommit: true,
+          autoCommitInterval: 1000,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 1,
+          eachBatch: async ({
+            batch,
+            resolveOffset,
+            heartbeat,
+            commitOffsetsIfNecessary,
+            isRunning,
+            isStale,
+          }) => {
+            if (batch.isEmpty() || stopped) return;
+            const messages: ConsumedMessage[] = batch.messages.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key === null ? null : m.key.toString(),
+              value: m.value ?? Buffer.alloc(0),
+              timestampMs: Number(m.timestamp),
+              headers: headersToStrings(m.headers),
+            }));
+            const beat = setInterval(() => {
+              heartbeat().catch(() => undefined); // a failed heartbeat surfaces as a rebalance, handled by kafkajs
+            }, this.options.heartbeatIntervalMs);
+            try {
+              await new Promise<void>((resolve) => {
+                pendingAcks.add(resolve);
+                subscriber.next({
+                  topic: batch.topic,
+                  partition: batch.partition,
+                  messages,
+                  ack: () => {
+                    pendingAcks.delete(resolve);
+                    resolve();
+                  },
+                });
+              });
+            } finally {
+              clearInterval(beat);
+            }
+            // Unsubscribed or rebalanced while processing: do not commit what may be incomplete.
+            if (stopped || !isRunning() || isStale()) return;
+            resolveOffset(batch.lastOffset());
+            await commitOffsetsIfNecessary();
+            await heartbeat();
+          },
+        });
+      };
+      start().catch((err: unknown) => {
+        if (!stopped) subscriber.error(err);
+      });
+
+      return () => {
+        stopped = true;
+        for (const release of pendingAcks) release();
+        pendingAcks.clear();
+        const done: Promise<void> = consumer
+          .disconnect()
+          .catch(() => undefined)
+          .finally(() => disconnects.delete(done));
+        disconnects.add(done);
+      };
+    });
+    return {
+      batches$,
+      stopped: async () => {
+        await Promise.all([...disconnects]);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.producers].map((p) => p.close()));
+  }
+}

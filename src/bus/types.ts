@@ -1,0 +1,77 @@
+/**
+ * The topic interface shared by the Kafka bus and the embedded in-process bus. Pipelines are written
+ * against it, so the same wiring runs on either.
+ *
+ * Delivery contract: a source emits batches of messages from one partition; the next batch of that
+ * partition is not fetched, and the batch's offsets are not committed, until the pipeline calls
+ * `batch.ack()`. A pipeline acks only after everything it derived from the batch has been flushed to its
+ * sinks, so a crash re-delivers (at least once) rather than loses, and nothing is buffered without bound.
+ */
+import type { Observable } from 'rxjs';
+
+export interface OutgoingMessage {
+  /** Partitioning key: the record or patient id, so one source's messages stay in order. */
+  key: string;
+  value: Buffer;
+  headers?: Record<string, string>;
+  timestampMs?: number;
+}
+
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offsets are 64-bit; kept as decimal strings as kafkajs does. */
+  offset: string;
+  key: string | null;
+  value: Buffer;
+  timestampMs: number;
+  headers: Record<string, string>;
+}
+
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  messages: readonly ConsumedMessage[];
+  /** Declare every message of this batch fully processed; its offsets may then be committed. */
+  ack(): void;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  /** Broker-side topic settings, e.g. retention.ms. */
+  config?: Record<string, string>;
+}
+
+export interface Producer {
+  /** Send messages to one topic; resolves when the bus has accepted them durably (acks=all on Kafka). */
+  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: readonly string[];
+  /** Where a group with no committed offset starts. */
+  fromBeginning: boolean;
+  /** Upper bound on messages per emitted batch (the in-process bus); Kafka batches are sized by bytes. */
+  maxBatchMessages?: number;
+}
+
+export interface Source {
+  /** Cold: subscribing joins the group and starts fetching; unsubscribing leaves it. */
+  readonly batches$: Observable<ConsumedBatch>;
+  /** Resolves once every subscription has ended and left its group (committing what was acked). */
+  stopped(): Promise<void>;
+}
+
+export interface Bus {
+  readonly kind: 'kafka' | 'memory';
+  /** Create missing topics with the given partition counts; an existing topic with another count is an error. */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  /** Delete topics and their data (benchmarks and tests clean up after themselves). */
+  deleteTopics(topics: readonly string[]): Promise<void>;
+  producer(): Promise<Producer>;
+  source(options: ConsumerOptions): Source;
+  close(): Promise<void>;
+}

@@ -1,0 +1,15 @@
+/**
+ * `ecgflow bench <name>`: benchmarks are commands that print figures (never timed tests). Each benchmark
+ * module registers its own subcommand here.
+ */
+import type { Command } from 'commander';
+import { register as registerReplay } from '../../bench/replay';
+
+const benchmarks: ((bench: Command) => void)[] = [registerReplay];
+
+export function register(program: Command): void {
+  const bench = program
+    .command('bench')
+    .description('run a benchmark and print its figures (see docs/benchmarks.md)');
+  for (const add of benchmarks) add(bench);
+}
