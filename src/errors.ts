@@ -92,6 +92,13 @@ export class DownloadError extends EcgflowError {
   }
 }
 
+/** The local Kafka broker (scripts/kafka/broker.sh) could not be provisioned or started. */
+export class BrokerStartError extends EcgflowError {
+  constructor(message: string, location: ErrorLocation, retriable: boolean, cause?: unknown) {
+    super('BROKER_START', message, location, retriable, cause);
+  }
+}
+
 /** Describe any thrown value in one line, for logs and dead-letter reasons. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
