@@ -31,8 +31,8 @@ export interface DownloadOptions {
   retries?: number;
   /** Delay before the first retry; doubles each time (default 1000 ms). */
   retryDelayMs?: number;
-  /** Time limit for one request, body included (default 120 s). */
-  requestTimeoutMs?: number;
+  /** A request fails (and is retried) when no data arrives for this long (default 60 s). */
+  idleTimeoutMs?: number;
   /** Annotator names (file extensions) to fetch; by default those listed in `ANNOTATORS`, else `atr`. */
   annotators?: readonly string[];
   /** Only these records (each must be listed in `RECORDS`); all by default. */
@@ -198,7 +198,7 @@ class Client {
   private readonly fetchImpl: typeof fetch;
   private readonly maxRetries: number;
   private readonly retryDelayMs: number;
-  private readonly timeoutMs: number;
+  private readonly idleTimeoutMs: number;
 
   constructor(
     private readonly baseUrl: string,
@@ -208,7 +208,7 @@ class Client {
     this.fetchImpl = opts.fetch ?? fetch;
     this.maxRetries = Math.max(0, opts.retries ?? 3);
     this.retryDelayMs = Math.max(0, opts.retryDelayMs ?? 1000);
-    this.timeoutMs = opts.requestTimeoutMs ?? 120_000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
   }
 
   url(rel: string): string {
@@ -257,38 +257,52 @@ class Client {
   async fetchBytes(rel: string): Promise<Buffer> {
     const url = this.url(rel);
     return this.withRetries(url, async () => {
-      const res = await this.request(url);
-      const body = Buffer.from(await res.arrayBuffer());
-      this.bytesDownloaded += body.length;
-      return body;
+      const { res, watchdog } = await this.request(url);
+      try {
+        const body = Buffer.from(await res.arrayBuffer());
+        this.bytesDownloaded += body.length;
+        return body;
+      } catch (err) {
+        throw new DownloadError(`transfer interrupted: ${watchdog.explain(err)}`, { source: url }, true, err);
+      } finally {
+        watchdog.stop();
+      }
     });
   }
 
-  private async request(url: string): Promise<Response> {
+  /** Start a request; the watchdog aborts it when no data arrives for `idleTimeoutMs`. */
+  private async request(url: string): Promise<{ res: Response; watchdog: Watchdog }> {
+    const watchdog = new Watchdog(this.idleTimeoutMs);
     let res: Response;
     try {
-      res = await this.fetchImpl(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await this.fetchImpl(url, { signal: watchdog.signal });
     } catch (err) {
-      throw new DownloadError(`request failed: ${describeCause(err)}`, { source: url }, true, err);
+      watchdog.stop();
+      throw new DownloadError(`request failed: ${watchdog.explain(err)}`, { source: url }, true, err);
     }
     if (!res.ok) {
+      watchdog.stop();
       await res.body?.cancel().catch(() => undefined);
       const retriable = res.status >= 500 || res.status === 408 || res.status === 429;
       throw new DownloadError(`HTTP ${res.status} ${res.statusText}`.trim(), { source: url }, retriable);
     }
-    return res;
+    return { res, watchdog };
   }
 
   private async downloadTo(url: string, dest: string, expected: string, rel: string): Promise<void> {
-    const res = await this.request(url);
+    const { res, watchdog } = await this.request(url);
     const temp = `${dest}.${process.pid}-${randomBytes(4).toString('hex')}.part`;
     const hash = createHash('sha256');
     let received = 0;
-    const handle = await fs.open(temp, 'w');
+    const handle = await fs.open(temp, 'w').catch((err: unknown) => {
+      watchdog.stop();
+      throw err;
+    });
     try {
       try {
         if (res.body !== null) {
           for await (const chunk of res.body) {
+            watchdog.touch();
             hash.update(chunk);
             await handle.write(chunk);
             received += chunk.length;
@@ -298,16 +312,19 @@ class Client {
         }
       } catch (err) {
         throw new DownloadError(
-          `transfer interrupted after ${received} bytes: ${describeCause(err)}`,
+          `transfer interrupted after ${received} bytes: ${watchdog.explain(err)}`,
           { source: url },
           true,
           err,
         );
       } finally {
+        watchdog.stop();
         await handle.close();
       }
+      // Content-Length counts encoded bytes; it can only be compared when the body was sent as is.
+      const encoding = res.headers.get('content-encoding');
       const length = Number(res.headers.get('content-length') ?? NaN);
-      if (Number.isFinite(length) && length !== received) {
+      if ((encoding === null || encoding === 'identity') && Number.isFinite(length) && length !== received) {
         throw new DownloadError(
           `received ${received} bytes, the server announced ${length}`,
           { source: url },
@@ -365,6 +382,39 @@ class Client {
       bytesSkipped: this.bytesSkipped,
       file,
     });
+  }
+}
+
+/** Aborts a request when no data has arrived for `idleMs`; `touch()` on every chunk. */
+class Watchdog {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private fired = false;
+
+  constructor(private readonly idleMs: number) {
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.controller.abort();
+    }, this.idleMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** Describe a failure, saying so when it was this watchdog that aborted the request. */
+  explain(err: unknown): string {
+    return this.fired ? `no data for ${this.idleMs / 1000} s` : describeCause(err);
   }
 }
 

@@ -18,6 +18,8 @@ class FakePhysioNet {
   readonly corrupt = new Map<string, Buffer>();
   /** Answer this status for the first n requests of a file. */
   readonly failures = new Map<string, { status: number; times: number }>();
+  /** Send half of the file and then nothing, for the first n requests of a file. */
+  readonly stalls = new Map<string, number>();
   private server: http.Server | undefined;
   baseUrl = '';
 
@@ -79,6 +81,13 @@ class FakePhysioNet {
         res.writeHead(404).end('not found');
         return;
       }
+      const stalls = this.stalls.get(name) ?? 0;
+      if (stalls > 0) {
+        this.stalls.set(name, stalls - 1);
+        res.writeHead(200, { 'content-length': body.length });
+        res.write(body.subarray(0, body.length >> 1));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
       // Two chunks, so progress sees the bytes arrive.
       res.write(body.subarray(0, body.length >> 1));
@@ -93,9 +102,11 @@ class FakePhysioNet {
     this.requests.clear();
     this.corrupt.clear();
     this.failures.clear();
+    this.stalls.clear();
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }
 }
@@ -193,6 +204,21 @@ describe('downloadDatabase', () => {
       assert.equal(server.requests.get('r2.dat'), 2);
       assert.equal(summary.retries, 1);
       assert.deepEqual(await fs.readFile(path.join(dataDir, 'r2.dat')), server.files.get('r2.dat'));
+    }));
+
+  it('aborts and retries a transfer that stalls', () =>
+    withDataDir(async (dataDir) => {
+      server.stalls.set('r1.dat', 1);
+      const summary = await downloadDatabase({
+        dataDir,
+        baseUrl: server.baseUrl,
+        retryDelayMs: 1,
+        idleTimeoutMs: 200,
+      });
+      assert.equal(server.requests.get('r1.dat'), 2);
+      assert.equal(summary.retries, 1);
+      assert.deepEqual(await fs.readFile(path.join(dataDir, 'r1.dat')), server.files.get('r1.dat'));
+      assert.deepEqual(await leftovers(dataDir), []);
     }));
 
   it('gives up after the configured retries, and does not retry a 404', () =>
