@@ -167,6 +167,7 @@ export class KafkaBus implements Bus {
         allowAutoTopicCreation: false,
         sessionTimeout: this.options.sessionTimeoutMs,
         heartbeatInterval: this.options.heartbeatIntervalMs,
+        maxBytesPerPartition: options.maxBytesPerPartition,
       });
       let stopped = false;
       const pendingAcks = new Set<() => void>();

@@ -199,9 +199,15 @@ export class MemoryBus implements Bus {
           let emitted = false;
           for (const { group, member } of joined) {
             const topic = this.topic(group.topic);
-            for (const p of member.assigned) {
-              if (!running) return;
+            for (let p = 0; p < topic.partitions.length; p++) {
               const posKey = `${group.topic}/${p}`;
+              // Re-read the assignment before every batch: a rebalance may have moved this partition to
+              // another member, which then starts from the committed offset.
+              if (!member.assigned.includes(p)) {
+                positions.delete(posKey);
+                continue;
+              }
+              if (!running) return;
               const partition = topic.partitions[p];
               const position = Math.max(positions.get(posKey) ?? group.committed[p], partition.base);
               const end = partition.base + partition.messages.length;
@@ -217,8 +223,9 @@ export class MemoryBus implements Bus {
               await acked;
               if (!running) return;
               positions.set(posKey, position + count);
-              if (member.assigned.includes(p))
-                group.committed[p] = Math.max(group.committed[p], position + count);
+              // Processed is processed: commit even if the partition was revoked meanwhile, so that the
+              // new owner skips what it can (at least once, as on Kafka, for batches in flight).
+              group.committed[p] = Math.max(group.committed[p], position + count);
               this.wakeProducers();
               emitted = true;
             }

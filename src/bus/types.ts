@@ -56,6 +56,8 @@ export interface ConsumerOptions {
   fromBeginning: boolean;
   /** Upper bound on messages per emitted batch (the in-process bus); Kafka batches are sized by bytes. */
   maxBatchMessages?: number;
+  /** Kafka: most bytes fetched per partition per request (kafkajs default 1 MiB); smaller = smaller batches. */
+  maxBytesPerPartition?: number;
 }
 
 export interface Source {

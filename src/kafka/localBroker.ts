@@ -4,10 +4,10 @@
  * (see docs/kafka-local.md). This module only drives that script; it knows nothing about topics.
  */
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveBrokers } from '../config/settings';
 import { BrokerStartError, EcgflowError, describeError } from '../errors';
+import { projectRoot } from '../util/projectRoot';
 
 export interface EnsureBrokerOptions {
   /**
@@ -128,7 +128,7 @@ function runScript(
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
 ): Promise<ScriptResult> {
-  const root = findProjectRoot();
+  const root = projectRoot();
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [path.join(root, SCRIPT), ...args], {
       cwd: root,
@@ -158,27 +158,4 @@ function runScript(
       resolve({ code, signal, stdout });
     });
   });
-}
-
-let rootCache: string | undefined;
-
-/** The directory holding ecgflow's package.json: compiled code runs from dist/src/kafka/, sources from src/kafka/. */
-function findProjectRoot(): string {
-  if (rootCache !== undefined) return rootCache;
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (
-      fs.existsSync(manifest) &&
-      (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'ecgflow'
-    ) {
-      return (rootCache = dir);
-    }
-    if (path.dirname(dir) === dir) {
-      throw new BrokerStartError(
-        `cannot find ecgflow's package.json above ${__dirname}`,
-        { source: __dirname },
-        false,
-      );
-    }
-  }
 }

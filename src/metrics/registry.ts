@@ -17,8 +17,7 @@ export class Metrics {
   readonly deadLetters: Counter<'stage' | 'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics ?? true)
-      collectDefaultMetrics({ register: this.registry, prefix: 'ecg_process_' });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'ecg_' });
     this.samples = new Counter({
       name: 'ecg_stage_samples_total',
       help: 'ECG samples processed, by pipeline stage.',

@@ -11,6 +11,7 @@ import { chooseLead, listRecords, readAnnotations, readSignals } from '../../wfd
 import { AAMI_CLASSES, countBeats, type AamiClass } from '../../wfdb/labels';
 import { formatNumber, log, printJson, table } from '../../util/output';
 import { Progress } from '../../util/progress';
+import { addDataDirOption, addJsonOption } from '../options';
 
 /** Effective configuration of `data verify`. */
 export interface VerifyConfig {
@@ -69,84 +70,86 @@ export function register(program: Command): void {
     .command('data')
     .description('WFDB data: check the local database, download it from PhysioNet');
 
-  data
+  const verify = data
     .command('verify')
     .description(
       'read every record (signals with checksum validation, annotations) and summarise the database',
     )
-    .option('--data-dir <dir>', 'database directory (env ECGFLOW_DATA_DIR)')
     .option('--annotator <name>', 'annotation file extension to read', 'atr')
-    .option('--concurrency <n>', 'records read at the same time', '4')
-    .option('--json', 'print the summary as one JSON line on stdout (the table goes to stderr)', false)
-    .action(async (flags: { dataDir?: string; annotator: string; concurrency: string; json: boolean }) => {
+    .option('--concurrency <n>', 'records read at the same time', '4');
+  addDataDirOption(verify);
+  addJsonOption(verify);
+  verify.action(
+    async (flags: { dataDir?: string; annotator: string; concurrency: string; json?: boolean }) => {
       const config: VerifyConfig = {
         dataDir: resolveDataDir(flags.dataDir),
         annotator: flags.annotator,
         concurrency: positiveInt(flags.concurrency, 'concurrency'),
-        json: flags.json,
+        json: flags.json === true,
       };
       log(`data verify: ${JSON.stringify(config)}`);
       const summary = await verifyDatabase(config);
       if (summary.problems.length > 0 || summary.records === 0) process.exitCode = 1;
       if (config.json) printJson(summary);
-    });
+    },
+  );
 
-  data
+  const download = data
     .command('download')
     .description('download a WFDB database from PhysioNet, verifying every file against SHA256SUMS.txt')
-    .option('--data-dir <dir>', 'database directory (env ECGFLOW_DATA_DIR)')
     .option('--base-url <url>', 'URL of the database folder', DEFAULT_BASE_URL)
     .option('--concurrency <n>', 'simultaneous downloads', '4')
-    .option('--retries <n>', 'retries per file after a transient failure', '3')
-    .option('--json', 'print the summary as one JSON line on stdout', false)
-    .action(
-      async (flags: {
-        dataDir?: string;
-        baseUrl: string;
-        concurrency: string;
-        retries: string;
-        json: boolean;
-      }) => {
-        const config: DownloadConfig = {
-          dataDir: resolveDataDir(flags.dataDir),
-          baseUrl: parseUrl(flags.baseUrl),
-          concurrency: positiveInt(flags.concurrency, 'concurrency'),
-          retries: nonNegativeInt(flags.retries, 'retries'),
-          json: flags.json,
-        };
-        log(`data download: ${JSON.stringify(config)}`);
-        const bar = new DownloadBar();
-        const summary = await downloadDatabase({
-          dataDir: config.dataDir,
-          baseUrl: config.baseUrl,
-          concurrency: config.concurrency,
-          retries: config.retries,
-          onProgress: (p) => bar.update(p),
-        });
-        bar.finish();
-        const lines = table([
-          ['records', 'files', 'downloaded', 'already present', 'MB downloaded', 'retries', 'seconds'],
-          [
-            summary.records,
-            summary.files,
-            summary.downloaded,
-            summary.skipped,
-            round(summary.bytesDownloaded / 1e6, 1),
-            summary.retries,
-            round(summary.seconds, 1),
-          ],
-        ]);
-        if (config.json) {
-          log(lines);
-          printJson(summary);
-        } else {
-          process.stdout.write(`${lines}\n`);
-        }
-        if (summary.notPublished.length > 0) {
-          log(`not published upstream, so not downloaded: ${summary.notPublished.join(', ')}`);
-        }
-      },
-    );
+    .option('--retries <n>', 'retries per file after a transient failure', '3');
+  addDataDirOption(download);
+  addJsonOption(download);
+  download.action(
+    async (flags: {
+      dataDir?: string;
+      baseUrl: string;
+      concurrency: string;
+      retries: string;
+      json?: boolean;
+    }) => {
+      const config: DownloadConfig = {
+        dataDir: resolveDataDir(flags.dataDir),
+        baseUrl: parseUrl(flags.baseUrl),
+        concurrency: positiveInt(flags.concurrency, 'concurrency'),
+        retries: nonNegativeInt(flags.retries, 'retries'),
+        json: flags.json === true,
+      };
+      log(`data download: ${JSON.stringify(config)}`);
+      const bar = new DownloadBar();
+      const summary = await downloadDatabase({
+        dataDir: config.dataDir,
+        baseUrl: config.baseUrl,
+        concurrency: config.concurrency,
+        retries: config.retries,
+        onProgress: (p) => bar.update(p),
+      });
+      bar.finish();
+      const lines = table([
+        ['records', 'files', 'downloaded', 'already present', 'MB downloaded', 'retries', 'seconds'],
+        [
+          summary.records,
+          summary.files,
+          summary.downloaded,
+          summary.skipped,
+          round(summary.bytesDownloaded / 1e6, 1),
+          summary.retries,
+          round(summary.seconds, 1),
+        ],
+      ]);
+      if (config.json) {
+        log(lines);
+        printJson(summary);
+      } else {
+        process.stdout.write(`${lines}\n`);
+      }
+      if (summary.notPublished.length > 0) {
+        log(`not published upstream, so not downloaded: ${summary.notPublished.join(', ')}`);
+      }
+    },
+  );
 }
 
 /**
