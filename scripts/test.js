@@ -109,6 +109,27 @@ async function main() {
   const env = { ...process.env };
   let testCode = 1;
   try {
+    // Tests read real MIT-BIH signal. Without ECGFLOW_DATA_DIR they use the default data/mitdb and, on a
+    // fresh machine, download it first (SHA-256 verified), so the README's test command works as is.
+    if (env.ECGFLOW_DATA_DIR === undefined || env.ECGFLOW_DATA_DIR === '') {
+      env.ECGFLOW_DATA_DIR = path.join(ROOT, 'data', 'mitdb');
+      if (!fs.existsSync(path.join(env.ECGFLOW_DATA_DIR, 'RECORDS'))) {
+        say(
+          `ECGFLOW_DATA_DIR not set and ${env.ECGFLOW_DATA_DIR} is empty: downloading MIT-BIH from PhysioNet`,
+        );
+        const dl = spawnSync(
+          process.execPath,
+          ['dist/src/cli/main.js', 'data', 'download', '--data-dir', env.ECGFLOW_DATA_DIR],
+          {
+            cwd: ROOT,
+            stdio: 'inherit',
+          },
+        );
+        if (dl.status !== 0)
+          throw new Error('download failed; set ECGFLOW_DATA_DIR to a local copy of MIT-BIH');
+      }
+    }
+    summary.push(`data ${env.ECGFLOW_DATA_DIR}`);
     if (!unitOnly) {
       const tb = Date.now();
       // The compiled library, so the harness and the tests start brokers the same way.

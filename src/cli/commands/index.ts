@@ -2,11 +2,12 @@
 import type { Command } from 'commander';
 import { register as bench } from './bench';
 import { register as replay } from './replay';
+import { register as run } from './run';
 import { register as registerData } from './data';
 
 type Register = (program: Command) => void;
 
-const commands: Register[] = [registerData, replay, bench];
+const commands: Register[] = [run, registerData, replay, bench];
 
 export function registerAll(program: Command): void {
   for (const register of commands) register(program);
