@@ -2,25 +2,11 @@
  * Test helpers: where the MIT-BIH data is (from ECGFLOW_DATA_DIR, never a fixed path) and small WFDB
  * writers for synthetic records, so round-trip tests do not depend on the reader they test.
  */
-import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/**
- * The MIT-BIH directory from ECGFLOW_DATA_DIR. Tests that need the data fail (not skip) when it is unset,
- * so a misconfigured CI cannot pass by running nothing.
- */
-export function requireDataDir(): string {
-  const dir = process.env.ECGFLOW_DATA_DIR;
-  if (dir === undefined || dir.trim() === '') {
-    assert.fail(
-      'ECGFLOW_DATA_DIR is not set: point it at the MIT-BIH Arrhythmia Database (mitdb 1.0.0) directory, ' +
-        'e.g. ECGFLOW_DATA_DIR=../shared/data/mitdb, or run "ecgflow data download" and use its --data-dir',
-    );
-  }
-  return path.resolve(dir);
-}
+export { requireDataDir } from '../../helpers/env';
 
 export async function tempDir(prefix = 'ecgflow-wfdb-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
