@@ -23,7 +23,13 @@ export class EcgflowError extends Error {
   readonly retriable: boolean;
   readonly location: ErrorLocation;
 
-  constructor(code: string, message: string, location: ErrorLocation = {}, retriable = false, cause?: unknown) {
+  constructor(
+    code: string,
+    message: string,
+    location: ErrorLocation = {},
+    retriable = false,
+    cause?: unknown,
+  ) {
     super(withLocation(message, location), cause === undefined ? undefined : { cause });
     this.name = new.target.name;
     this.code = code;

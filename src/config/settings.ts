@@ -21,7 +21,10 @@ export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.e
 export function resolveBrokers(flag?: string, env: NodeJS.ProcessEnv = process.env): string[] | undefined {
   const raw = flag ?? env.KAFKA_BROKERS;
   if (raw === undefined || raw.trim() === '') return undefined;
-  const brokers = raw.split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const brokers = raw
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
   for (const b of brokers) {
     if (!/^[^:\s]+:\d{1,5}$/.test(b)) throw new ConfigError(`broker "${b}" is not host:port`, 'brokers');
   }
