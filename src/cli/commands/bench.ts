@@ -4,8 +4,9 @@
  */
 import type { Command } from 'commander';
 import { register as registerReplay } from '../../bench/replay';
+import { register as registerTrainStep } from '../../bench/trainStep';
 
-const benchmarks: ((bench: Command) => void)[] = [registerReplay];
+const benchmarks: ((bench: Command) => void)[] = [registerReplay, registerTrainStep];
 
 export function register(program: Command): void {
   const bench = program

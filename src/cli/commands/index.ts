@@ -1,13 +1,14 @@
 /** Every CLI command, registered in the order `ecgflow --help` lists them. */
 import type { Command } from 'commander';
 import { register as bench } from './bench';
+import { register as info } from './info';
 import { register as replay } from './replay';
 import { register as run } from './run';
 import { register as registerData } from './data';
 
 type Register = (program: Command) => void;
 
-const commands: Register[] = [run, registerData, replay, bench];
+const commands: Register[] = [run, registerData, replay, bench, info];
 
 export function registerAll(program: Command): void {
   for (const register of commands) register(program);

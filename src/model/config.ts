@@ -1,0 +1,140 @@
+/**
+ * The plain, serialisable description of a CIFAR-style ResNet of depth 6n+2 (docs: shared spec
+ * adaptive-training.md, section 1). Together with the weights it is the saved form of a model, and it is
+ * what a deeper model is described by after growth: `stepSizes` holds every block's h.
+ */
+import { ConfigError } from '../errors';
+
+/** The pipeline's spectrogram: STFT of 187 samples, 32-point FFT, hop 4 -> 17 frequency bins x 39 frames. */
+export const SPECTROGRAM_INPUT_SHAPE: readonly [number, number, number] = [17, 39, 1];
+/** AAMI beat classes N, S, V, F, Q. */
+export const DEFAULT_NUM_CLASSES = 5;
+export const STAGE_WIDTHS: readonly [number, number, number] = [16, 32, 64];
+
+export interface BatchNormConfig {
+  /** Running-average decay (tfjs convention; PyTorch's momentum 0.1 is decay 0.9). */
+  decay: number;
+  epsilon: number;
+}
+
+export const DEFAULT_BATCH_NORM: BatchNormConfig = { decay: 0.9, epsilon: 1e-5 };
+
+export interface ResNetConfig {
+  /** Always 6 * blocksPerStage + 2. */
+  depth: number;
+  /** n: basic blocks in each of the three stages. */
+  blocksPerStage: number;
+  /** Height (frequency bins), width (frames), channels. */
+  inputShape: [number, number, number];
+  numClasses: number;
+  widths: [number, number, number];
+  /** h of every block, `stepSizes[stage][block]`. */
+  stepSizes: number[][];
+  batchNorm: BatchNormConfig;
+}
+
+/** n for a depth of 6n+2; throws a ConfigError naming the nearest valid depths otherwise. */
+export function blocksForDepth(depth: number): number {
+  const n = (depth - 2) / 6;
+  if (!Number.isInteger(depth) || !Number.isInteger(n) || n < 1) {
+    const lower = Math.max(8, 6 * Math.floor((depth - 2) / 6) + 2);
+    throw new ConfigError(`depth ${depth} is not 6n+2 with n >= 1 (try ${lower} or ${lower + 6})`, 'depth');
+  }
+  return n;
+}
+
+export interface ResNetOptions {
+  depth: number;
+  inputShape?: readonly [number, number, number];
+  numClasses?: number;
+  /** h for every block (default 1). */
+  stepSize?: number;
+  batchNorm?: Partial<BatchNormConfig>;
+}
+
+/** A full configuration from the few choices that matter, with the project's defaults. */
+export function resnetConfig(options: ResNetOptions): ResNetConfig {
+  const n = blocksForDepth(options.depth);
+  const h = options.stepSize ?? 1;
+  return validateConfig({
+    depth: options.depth,
+    blocksPerStage: n,
+    inputShape: [...(options.inputShape ?? SPECTROGRAM_INPUT_SHAPE)] as [number, number, number],
+    numClasses: options.numClasses ?? DEFAULT_NUM_CLASSES,
+    widths: [...STAGE_WIDTHS] as [number, number, number],
+    stepSizes: [0, 1, 2].map(() => new Array<number>(n).fill(h)),
+    batchNorm: { ...DEFAULT_BATCH_NORM, ...options.batchNorm },
+  });
+}
+
+/** Check a configuration read from disk or built by hand; returns it unchanged when it is consistent. */
+export function validateConfig(c: ResNetConfig): ResNetConfig {
+  const n = blocksForDepth(c.depth);
+  if (c.blocksPerStage !== n)
+    throw new ConfigError(`blocksPerStage ${c.blocksPerStage} != (depth-2)/6 = ${n}`, 'blocksPerStage');
+  if (
+    !Array.isArray(c.inputShape) ||
+    c.inputShape.length !== 3 ||
+    !c.inputShape.every((d) => Number.isInteger(d) && d > 0)
+  ) {
+    throw new ConfigError(
+      `inputShape must be [height, width, channels] of positive integers, got ${JSON.stringify(c.inputShape)}`,
+      'inputShape',
+    );
+  }
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 2)
+    throw new ConfigError(`numClasses must be >= 2, got ${c.numClasses}`, 'numClasses');
+  if (
+    !Array.isArray(c.widths) ||
+    c.widths.length !== 3 ||
+    !c.widths.every((w) => Number.isInteger(w) && w > 0)
+  ) {
+    throw new ConfigError(
+      `widths must be three positive integers, got ${JSON.stringify(c.widths)}`,
+      'widths',
+    );
+  }
+  if (!Array.isArray(c.stepSizes) || c.stepSizes.length !== 3)
+    throw new ConfigError('stepSizes must have one list per stage', 'stepSizes');
+  c.stepSizes.forEach((stage, s) => {
+    if (!Array.isArray(stage) || stage.length !== n) {
+      throw new ConfigError(
+        `stepSizes[${s}] must list ${n} step sizes, got ${JSON.stringify(stage)}`,
+        'stepSizes',
+      );
+    }
+    stage.forEach((h, b) => {
+      if (typeof h !== 'number' || !Number.isFinite(h) || h <= 0) {
+        throw new ConfigError(
+          `stepSizes[${s}][${b}] must be a positive number, got ${JSON.stringify(h)}`,
+          'stepSizes',
+        );
+      }
+    });
+  });
+  const bn = c.batchNorm;
+  if (bn === undefined || !(bn.decay >= 0 && bn.decay < 1) || !(bn.epsilon > 0)) {
+    throw new ConfigError(
+      `batchNorm needs 0 <= decay < 1 and epsilon > 0, got ${JSON.stringify(bn)}`,
+      'batchNorm',
+    );
+  }
+  return c;
+}
+
+/**
+ * Trainable parameters of the ResNet in closed form (convs without bias, BN gamma and beta, 1x1 projection
+ * shortcuts at the two downsampling blocks, dense head with bias; running statistics excluded):
+ * 97,216 n - 20,288 + 144 C_in + 32 + 65 K for the standard widths 16/32/64.
+ */
+export function resnetParamCount(blocksPerStage: number, inChannels: number, numClasses: number): number {
+  return 97216 * blocksPerStage - 20288 + 144 * inChannels + 32 + 65 * numClasses;
+}
+
+/** Output height and width of the three stages for an input of `height x width` ("same" padding). */
+export function stageSpatialShapes(height: number, width: number): [number, number][] {
+  const s1: [number, number] = [height, width];
+  const s2: [number, number] = [Math.ceil(s1[0] / 2), Math.ceil(s1[1] / 2)];
+  const s3: [number, number] = [Math.ceil(s2[0] / 2), Math.ceil(s2[1] / 2)];
+  return [s1, s2, s3];
+}

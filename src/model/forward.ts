@@ -1,0 +1,147 @@
+/**
+ * Forward passes of the ResNet. Training mode normalises with batch statistics and moves the running
+ * averages; inference mode uses the running averages. Inputs are NHWC [batch, height, width, channels].
+ */
+import * as tf from '@tensorflow/tfjs';
+import { addRelu, batchNormInference, batchNormTrain, type OpsMode, relu } from './ops';
+import type { ConvBn, ResNet } from './resnet';
+
+function scaled(v: tf.Tensor1D, h: number): tf.Tensor1D {
+  return h === 1 ? v : tf.mul(v, h);
+}
+
+/**
+ * Training-mode forward pass: logits [batch, K]. Side effect: every batch norm's running averages move
+ * one step. Call it inside tf.variableGrads / tf.tidy; it disposes nothing itself.
+ */
+export function forwardTrain(model: ResNet, x: tf.Tensor4D, mode: OpsMode = 'auto'): tf.Tensor2D {
+  const bnConfig = model.batchNorm;
+  const convBn = (input: tf.Tensor4D, c: ConvBn, h = 1): tf.Tensor4D => {
+    const z = tf.conv2d(input, c.kernel, c.stride, 'same');
+    // h * BN(z) = BN(z) with gamma and beta scaled by h: two tiny ops instead of one over the activations.
+    return batchNormTrain(z, scaled(c.bn.gamma, h), scaled(c.bn.beta, h), c.bn, bnConfig, mode);
+  };
+  let out = relu(convBn(x, model.stem), mode);
+  for (const stage of model.stages) {
+    for (const block of stage.blocks) {
+      const a = relu(convBn(out, block.conv1), mode);
+      const r = convBn(a, block.conv2, block.stepSize);
+      const shortcut = block.shortcut === undefined ? out : convBn(out, block.shortcut);
+      out = addRelu(shortcut, r, mode);
+    }
+  }
+  const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
+  return tf.add(tf.matMul(pooled, model.head.kernel), model.head.bias);
+}
+
+/**
+ * Inference-mode forward pass with the running statistics: logits [batch, K], everything intermediate
+ * disposed. For repeated inference on fixed weights `InferenceSnapshot` is faster.
+ */
+export function predictLogits(model: ResNet, x: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const eps = model.batchNorm.epsilon;
+    const convBn = (input: tf.Tensor4D, c: ConvBn, h = 1): tf.Tensor4D =>
+      batchNormInference(
+        tf.conv2d(input, c.kernel, c.stride, 'same'),
+        scaled(c.bn.gamma, h),
+        scaled(c.bn.beta, h),
+        c.bn,
+        eps,
+      );
+    let out = tf.relu(convBn(x, model.stem));
+    for (const stage of model.stages) {
+      for (const block of stage.blocks) {
+        const a = tf.relu(convBn(out, block.conv1));
+        const r = convBn(a, block.conv2, block.stepSize);
+        const shortcut = block.shortcut === undefined ? out : convBn(out, block.shortcut);
+        out = tf.relu(tf.add(shortcut, r)) as tf.Tensor4D;
+      }
+    }
+    const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
+    return tf.add(tf.matMul(pooled, model.head.kernel), model.head.bias);
+  });
+}
+
+/** Class probabilities [batch, K] in inference mode. */
+export function predictProbabilities(model: ResNet, x: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => tf.softmax(predictLogits(model, x)));
+}
+
+interface FoldedConv {
+  filter: tf.Tensor4D;
+  bias: tf.Tensor1D;
+  stride: 1 | 2;
+}
+
+function fold(c: ConvBn, h: number, eps: number): FoldedConv {
+  return tf.tidy(() => {
+    // BN(conv(x, k)) = conv(x, k * s) + (beta - mean * s), s = gamma / sqrt(var + eps), all times h.
+    const s = tf.mul(tf.mul(c.bn.gamma, tf.rsqrt(tf.add(c.bn.movingVariance, eps))), h) as tf.Tensor1D;
+    const filter = tf.mul(c.kernel, s) as tf.Tensor4D;
+    const bias = tf.sub(tf.mul(c.bn.beta, h), tf.mul(c.bn.movingMean, s)) as tf.Tensor1D;
+    return { filter: tf.keep(filter), bias: tf.keep(bias), stride: c.stride };
+  });
+}
+
+/**
+ * Inference on a frozen copy of the weights with every batch norm folded into its convolution, so that
+ * each conv + BN (+ ReLU) is one fused op. Take a new snapshot after the weights change; dispose it when done.
+ */
+export class InferenceSnapshot {
+  private readonly stem: FoldedConv;
+  private readonly blocks: { conv1: FoldedConv; conv2: FoldedConv; shortcut?: FoldedConv }[];
+  private readonly headKernel: tf.Tensor2D;
+  private readonly headBias: tf.Tensor1D;
+
+  constructor(model: ResNet) {
+    const eps = model.batchNorm.epsilon;
+    this.stem = fold(model.stem, 1, eps);
+    this.blocks = model.stages.flatMap((stage) =>
+      stage.blocks.map((b) => ({
+        conv1: fold(b.conv1, 1, eps),
+        conv2: fold(b.conv2, b.stepSize, eps),
+        shortcut: b.shortcut === undefined ? undefined : fold(b.shortcut, 1, eps),
+      })),
+    );
+    this.headKernel = tf.keep(model.head.kernel.clone());
+    this.headBias = tf.keep(model.head.bias.clone());
+  }
+
+  /** Logits [batch, K]; intermediates disposed. */
+  logits(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy((): tf.Tensor2D => {
+      const conv = (input: tf.Tensor4D, f: FoldedConv, activation: 'relu' | 'linear'): tf.Tensor4D =>
+        tf.fused.conv2d({
+          x: input,
+          filter: f.filter,
+          strides: f.stride,
+          pad: 'same',
+          bias: f.bias,
+          activation,
+        });
+      let out = conv(x, this.stem, 'relu');
+      for (const b of this.blocks) {
+        const a = conv(out, b.conv1, 'relu');
+        const r = conv(a, b.conv2, 'linear');
+        const shortcut = b.shortcut === undefined ? out : conv(out, b.shortcut, 'linear');
+        out = tf.relu(tf.add(shortcut, r)) as tf.Tensor4D;
+      }
+      const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
+      return tf.fused.matMul({ a: pooled, b: this.headKernel, bias: this.headBias }) as tf.Tensor2D;
+    });
+  }
+
+  dispose(): void {
+    const all = [
+      this.stem,
+      ...this.blocks.flatMap((b) => [b.conv1, b.conv2, ...(b.shortcut ? [b.shortcut] : [])]),
+    ];
+    for (const f of all) {
+      f.filter.dispose();
+      f.bias.dispose();
+    }
+    this.headKernel.dispose();
+    this.headBias.dispose();
+  }
+}
