@@ -140,8 +140,12 @@ function probeAddon(pkgDir) {
     if (info && info.backend === 'tensorflow') return { loads: true, ...info };
     return { loads: false, reason: `loaded but backend is ${info ? info.backend : 'unknown'}` };
   }
-  const lines = `${res.stderr}`.split('\n').filter((l) => /Error|error:|cannot open|not found/.test(l));
-  return { loads: false, reason: (lines[0] || `exit ${res.status}`).trim().slice(0, 300) };
+  const lines = `${res.stderr}`.split('\n').map((l) => l.trim());
+  const reason =
+    lines.find((l) => /^\w*Error:/.test(l)) ||
+    lines.find((l) => /cannot open|not found|undefined symbol/.test(l)) ||
+    `exit ${res.status}`;
+  return { loads: false, reason: reason.slice(0, 300) };
 }
 
 /**
@@ -562,7 +566,9 @@ function hasNvidiaDriver() {
 
 async function setupCpu(reasons) {
   const pkgName = '@tensorflow/tfjs-node';
-  const pkgDir = path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs-node');
+  // ECGFLOW_NATIVE_TF_PACKAGE_DIR exists for the script's own tests (a stand-in package directory).
+  const pkgDir =
+    process.env.ECGFLOW_NATIVE_TF_PACKAGE_DIR || path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs-node');
   log(`step 1/3: does ${pkgName}'s addon load already?`);
   let probe = probeAddon(pkgDir);
   if (probe.loads) {
