@@ -62,6 +62,8 @@ export interface TrainStepBenchResult {
   /** The same with plain batch-norm ops (running statistics, no folding). */
   inferenceNativeUnfolded: number | null;
   inferenceJs: number | null;
+  /** Per-batch inference times (folded), ms: the median is robust to bursts of load from other processes. */
+  inferenceMsNative: TimedRun['stepMs'] | null;
   depth: number;
   params: number;
   batch: number;
@@ -268,17 +270,12 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
     inferenceNative: round(inferenceFolded?.imagesPerSecond ?? null, 0),
     inferenceNativeUnfolded: round(inferenceUnfolded?.imagesPerSecond ?? null, 0),
     inferenceJs: round(jsInference?.imagesPerSecond ?? null, 2),
+    inferenceMsNative: inferenceFolded ? roundMs(inferenceFolded.stepMs) : null,
     depth: config.depth,
     params,
     batch: config.batch,
     steps: nativeRun?.steps ?? 0,
-    stepMsNative: nativeRun
-      ? {
-          median: round(nativeRun.stepMs.median, 1) as number,
-          min: round(nativeRun.stepMs.min, 1) as number,
-          max: round(nativeRun.stepMs.max, 1) as number,
-        }
-      : null,
+    stepMsNative: nativeRun ? roundMs(nativeRun.stepMs) : null,
     jsBatch: jsRun?.batch ?? null,
     jsSteps: jsRun?.steps ?? null,
     jsSeconds: round(jsRun?.seconds ?? null, 1),
@@ -286,6 +283,14 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
     tfVersion: rt.tfVersion,
     threads: rt.threads,
     interOpThreads: rt.interOpThreads,
+  };
+}
+
+function roundMs(ms: TimedRun['stepMs']): TimedRun['stepMs'] {
+  return {
+    median: Math.round(ms.median * 10) / 10,
+    min: Math.round(ms.min * 10) / 10,
+    max: Math.round(ms.max * 10) / 10,
   };
 }
 
@@ -330,7 +335,7 @@ export function register(bench: Command): void {
     .option('--batch <n>', 'training batch on the native backend', positiveInt('batch'), 128)
     .option('--steps <n>', 'timed native training steps', positiveInt('steps'), 20)
     .option('--warmup <n>', 'untimed native warm-up steps', positiveInt('warmup'), 3)
-    .option('--inference-batches <n>', 'timed native inference batches', positiveInt('inference-batches'), 30)
+    .option('--inference-batches <n>', 'timed native inference batches', positiveInt('inference-batches'), 50)
     .option(
       '--inference-batch <n>',
       'inference batch (default: the training batch)',
@@ -376,6 +381,12 @@ export function register(bench: Command): void {
       ['native / pure JS', result.ratio ?? 'n/a'],
       ['native inference images/s (folded BN)', result.inferenceNative ?? 'n/a'],
       ['native inference images/s (plain BN)', result.inferenceNativeUnfolded ?? 'n/a'],
+      [
+        'native inference batch ms',
+        result.inferenceMsNative === null
+          ? '-'
+          : `median ${result.inferenceMsNative.median} (min ${result.inferenceMsNative.min}, max ${result.inferenceMsNative.max})`,
+      ],
       ['backend', `${result.backend} (TensorFlow ${result.tfVersion}, ${result.threads} threads)`],
       [
         'model',
