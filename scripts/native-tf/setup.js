@@ -22,6 +22,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const http = require('node:http');
 const https = require('node:https');
 const { spawnSync } = require('node:child_process');
 
@@ -172,7 +173,8 @@ function downloadHostReachable() {
       }
     };
     try {
-      const req = https.request(base, { method: 'HEAD', timeout: 8000 }, (res) => {
+      const client = base.startsWith('http:') ? http : https;
+      const req = client.request(base, { method: 'HEAD', timeout: 8000 }, (res) => {
         res.resume();
         done({ reachable: true, how: `${base} answered HTTP ${res.statusCode}` });
       });
