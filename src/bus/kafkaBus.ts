@@ -129,6 +129,19 @@ export class KafkaBus implements Bus {
     }
   }
 
+  async endOffsets(topic: string): Promise<number[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const out: number[] = [];
+      for (const o of offsets) out[o.partition] = Number(o.high);
+      return out;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async producer(): Promise<Producer> {
     const producer = this.kafka.producer({
       idempotent: true,

@@ -107,6 +107,10 @@ export class MemoryBus implements Bus {
     }
   }
 
+  async endOffsets(topic: string): Promise<number[]> {
+    return this.topic(topic).partitions.map((p) => p.base + p.messages.length);
+  }
+
   async producer(): Promise<Producer> {
     return {
       send: (topic, messages) => this.append(topic, messages),

@@ -73,6 +73,8 @@ export interface Bus {
   ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
   /** Delete topics and their data (benchmarks and tests clean up after themselves). */
   deleteTopics(topics: readonly string[]): Promise<void>;
+  /** The next offset to be written in each partition (index = partition): the log's current end. */
+  endOffsets(topic: string): Promise<number[]>;
   producer(): Promise<Producer>;
   source(options: ConsumerOptions): Source;
   close(): Promise<void>;

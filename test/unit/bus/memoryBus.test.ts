@@ -154,3 +154,44 @@ describe('MemoryBus', () => {
     );
   });
 });
+
+describe('readLog', () => {
+  it('reads up to end offsets fixed in advance, then completes', async () => {
+    const { readLog } = await import('../../../src/bus/readLog');
+    const { lastValueFrom, tap, toArray } = await import('rxjs');
+    const bus = new MemoryBus({ maxBatchMessages: 3 });
+    await bus.ensureTopics([
+      { topic: 'log', partitions: 2 },
+      { topic: 'empty', partitions: 2 },
+    ]);
+    const producer = await bus.producer();
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+    await producer.send(
+      'log',
+      keys.map((k) => ({ key: k, value: value(k) })),
+    );
+    const endOffsets = await bus.endOffsets('log');
+    assert.equal(
+      endOffsets.reduce((a, b) => a + b, 0),
+      10,
+    );
+    await producer.send(
+      'log',
+      keys.map((k) => ({ key: k, value: value(`late-${k}`) })),
+    );
+    const read = await lastValueFrom(
+      readLog(bus, { topic: 'log', groupId: 'epoch-0', endOffsets }).pipe(
+        tap((b) => b.ack()),
+        toArray(),
+      ),
+    );
+    const values = read.flatMap((b) => b.messages.map((m) => m.value.toString()));
+    assert.deepEqual(values.sort(), [...keys].sort(), 'exactly the messages before the end offsets');
+    const none = await lastValueFrom(
+      readLog(bus, { topic: 'empty', groupId: 'g', endOffsets: await bus.endOffsets('empty') }).pipe(
+        toArray(),
+      ),
+    );
+    assert.equal(none.length, 0);
+  });
+});
