@@ -134,11 +134,13 @@ export function newBlock(
   };
 }
 
-function cloneVariable<R extends tf.Rank>(v: tf.Variable<R>): tf.Variable<R> {
+/** A new variable holding a copy of `v`'s value, with the same trainability. */
+export function cloneVariable<R extends tf.Rank>(v: tf.Variable<R>): tf.Variable<R> {
   return tf.variable(v.clone() as tf.Tensor<R>, v.trainable);
 }
 
-function cloneConvBn(c: ConvBn): ConvBn {
+/** An independent copy of a conv + batch norm (kernel, gamma, beta and running statistics). */
+export function cloneConvBn(c: ConvBn): ConvBn {
   return {
     kernel: cloneVariable(c.kernel),
     stride: c.stride,

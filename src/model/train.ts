@@ -94,6 +94,11 @@ export class SgdMomentum {
     this.lrValue = lr;
   }
 
+  /** The momentum buffer of `variable` (for checkpoints), or undefined if this optimizer does not update it. */
+  velocityOf(variable: tf.Variable): tf.Variable | undefined {
+    return this.slots.get(variable.name)?.velocity;
+  }
+
   /** One update from gradients keyed by variable name (as tf.variableGrads returns them). */
   apply(grads: tf.NamedTensorMap): void {
     tf.tidy(() => {

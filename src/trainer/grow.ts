@@ -5,9 +5,15 @@
  * B1, every other block is copied twice — and every block's step size h is halved, so the deeper network
  * integrates the same ODE with half the time step. Stem, projection shortcuts and head are carried over.
  */
-import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
-import { ResNet, cloneBlock, type ConvBn, type ResidualBlock, type Stage } from '../model/resnet';
+import {
+  ResNet,
+  cloneBlock,
+  cloneConvBn,
+  cloneVariable,
+  type ResidualBlock,
+  type Stage,
+} from '../model/resnet';
 
 /** Source block index for each slot of a grown stage of n blocks: the mapping alone, for tests and docs. */
 export function growthMapping(n: number): number[] {
@@ -16,23 +22,6 @@ export function growthMapping(n: number): number[] {
   const out = [0, 1, 1, 1];
   for (let b = 2; b < n; b++) out.push(b, b);
   return out;
-}
-
-function cloneVariable<R extends tf.Rank>(v: tf.Variable<R>): tf.Variable<R> {
-  return tf.variable(v.clone() as tf.Tensor<R>, v.trainable);
-}
-
-function cloneConvBn(c: ConvBn): ConvBn {
-  return {
-    kernel: cloneVariable(c.kernel),
-    stride: c.stride,
-    bn: {
-      gamma: cloneVariable(c.bn.gamma),
-      beta: cloneVariable(c.bn.beta),
-      movingMean: cloneVariable(c.bn.movingMean),
-      movingVariance: cloneVariable(c.bn.movingVariance),
-    },
-  };
 }
 
 /**

@@ -6,7 +6,9 @@
  * sigma(conv) is the spectral norm of the convolution *operator* on the block's real input size, with its
  * stride and "same" zero padding — not the norm of the reshaped kernel — found by power iteration with
  * conv2d and its exact adjoint conv2dTranspose. The vectors persist between calls (warm start), keyed by
- * the kernel variable, so a grown network (new variables) starts from fresh random vectors.
+ * the convolution's path in the network (`stage1/block0/conv1`); the trainer resets them at a growth, so
+ * the grown network starts from fresh random vectors. A fresh vector's seed is derived from the key, so
+ * a resumed run draws exactly the vectors the original would have.
  * L(BN) uses the inference-mode statistics: max_c |gamma_c| / sqrt(movingVariance_c + eps).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -35,23 +37,29 @@ function normalize(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 /** Power iteration for convolution operators, with warm-started vectors per kernel. */
+function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 export class ConvSpectralNorm {
   private readonly vectors = new Map<string, tf.Tensor4D>();
-  private seed: number;
 
   constructor(
     readonly iterations: number,
-    seed = 1,
-  ) {
-    this.seed = seed;
-  }
+    private readonly seed = 1,
+  ) {}
 
   /** sigma of one convolution operator; `key` identifies its kernel across calls. */
   sigma(key: string, op: ConvOperator): number {
     const [h, w, c] = op.inputShape;
     const previous = this.vectors.get(key);
     const start =
-      previous ?? tf.tidy(() => normalize(tf.randomNormal([1, h, w, c], 0, 1, 'float32', this.seed++)));
+      previous ??
+      tf.tidy(() =>
+        normalize(tf.randomNormal([1, h, w, c], 0, 1, 'float32', (this.seed * 7919 + hash32(key)) % 2 ** 31)),
+      );
     const [v, sigmaT] = tf.tidy(() => {
       const conv = (x: tf.Tensor4D) => tf.conv2d(x, op.kernel, op.stride, 'same');
       const adjoint = (y: tf.Tensor4D) => tf.conv2dTranspose(y, op.kernel, [1, h, w, c], op.stride, 'same');
@@ -66,19 +74,25 @@ export class ConvSpectralNorm {
     return sigma;
   }
 
-  /** Drop vectors of kernels no longer in use (after a growth), releasing their memory. */
-  retain(keys: ReadonlySet<string>): void {
-    for (const [k, v] of this.vectors) {
-      if (!keys.has(k)) {
-        v.dispose();
-        this.vectors.delete(k);
-      }
-    }
+  /** Forget every vector (at a growth): the next estimates start from random vectors. */
+  reset(): void {
+    for (const v of this.vectors.values()) v.dispose();
+    this.vectors.clear();
+  }
+
+  /** The warm-start vectors by kernel key (owned by this object; do not dispose). */
+  vectorEntries(): [string, tf.Tensor4D][] {
+    return [...this.vectors];
+  }
+
+  /** Restore a warm-start vector (from a checkpoint); takes ownership of `vector`. */
+  setVector(key: string, vector: tf.Tensor4D): void {
+    this.vectors.get(key)?.dispose();
+    this.vectors.set(key, vector);
   }
 
   dispose(): void {
-    for (const v of this.vectors.values()) v.dispose();
-    this.vectors.clear();
+    this.reset();
   }
 }
 
@@ -96,15 +110,13 @@ export function estimateLipschitz(model: ResNet, power: ConvSpectralNorm): Lipsc
   const shapes = stageSpatialShapes(height, width);
   const eps = model.batchNorm.epsilon;
   const perBlock: number[] = [];
-  const used = new Set<string>();
   let inChannels = model.stages[0].width; // the stem's output width feeds stage 1
   let inSize = shapes[0];
   model.stages.forEach((stage, s) => {
-    stage.blocks.forEach((block) => {
+    stage.blocks.forEach((block, b) => {
       const outSize = shapes[s];
-      const k1 = block.conv1.kernel.name;
-      const k2 = block.conv2.kernel.name;
-      used.add(k1).add(k2);
+      const k1 = `stage${s + 1}/block${b}/conv1`;
+      const k2 = `stage${s + 1}/block${b}/conv2`;
       const sigma1 = power.sigma(k1, {
         kernel: block.conv1.kernel,
         stride: block.conv1.stride,
@@ -122,7 +134,6 @@ export function estimateLipschitz(model: ResNet, power: ConvSpectralNorm): Lipsc
       inSize = outSize;
     });
   });
-  power.retain(used);
   const mean = perBlock.reduce((a, b) => a + b, 0) / perBlock.length;
   return { perBlock, mean, seconds: (performance.now() - t0) / 1000 };
 }

@@ -1,0 +1,335 @@
+/**
+ * The adaptive trainer (seed paper; adaptive-training spec): it trains a ResNet epoch by epoch on batches
+ * it is given, and at the end of every epoch measures the mean block Lipschitz bound, feeds the growth
+ * trigger, and doubles the network (clone, h halved, optimizer rebuilt, cosine restarted) when the trigger
+ * fires. `vanilla` mode trains the final depth from scratch on the same schedule without restarts.
+ *
+ * It knows TensorFlow but not where batches come from: the training pipeline streams them from the beat
+ * log. Everything it reports goes out on `events$`. All per-epoch tensor work is disposed (tf.tidy), so
+ * tf.memory().numTensors stays flat across epochs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Subject } from 'rxjs';
+import { ConfigError } from '../errors';
+import { resnetConfig } from '../model/config';
+import { InferenceSnapshot } from '../model/forward';
+import { softmaxCrossEntropy } from '../model/ops';
+import { ResNet } from '../model/resnet';
+import { ResNetTrainer } from '../model/train';
+import { type TrainingConfig, growthsBetween, validateTrainingConfig } from './config';
+import type { EpochEvent, GrowthEvent, LipschitzEvent, TrainerEvent } from './events';
+import { growResNet } from './grow';
+import { GrowthTrigger, type GrowthTriggerState } from './growthTrigger';
+import { ConvSpectralNorm, estimateLipschitz } from './lipschitz';
+import { parametersPerEpoch } from './ppe';
+import { cosineLearningRate } from './schedule';
+
+/** A batch of spectrograms (NHWC, flattened) and integer class labels. */
+export interface ImageBatch {
+  images: Float32Array;
+  labels: Int32Array;
+  count: number;
+}
+
+export interface EvaluationResult {
+  loss: number;
+  accuracy: number;
+  /** Predicted class per example, in input order. */
+  predictions: Int32Array;
+}
+
+/** Everything needed to continue a run exactly where it stopped (besides the weights). */
+export interface TrainerState {
+  nextEpoch: number;
+  restartEpoch: number;
+  trigger: GrowthTriggerState;
+  epochs: EpochEvent[];
+  lipschitz: LipschitzEvent[];
+  growths: GrowthEvent[];
+  parametersByEpoch: number[];
+  elapsedSeconds: number;
+}
+
+interface EpochAccumulator {
+  epoch: number;
+  learningRate: number;
+  lossSum: number;
+  correct: number;
+  count: number;
+  startMs: number;
+}
+
+export class AdaptiveTrainer {
+  readonly events$ = new Subject<TrainerEvent>();
+  readonly config: TrainingConfig;
+  private modelRef: ResNet;
+  private stepper: ResNetTrainer;
+  private readonly power: ConvSpectralNorm;
+  private trigger: GrowthTrigger;
+  private state: TrainerState;
+  private current: EpochAccumulator | undefined;
+  private resumedAtMs = Date.now();
+
+  /**
+   * A fresh run, or a resumed one when `resume` (state plus the weights it was saved with) is given.
+   * `backend` is recorded in every epoch event.
+   */
+  constructor(
+    config: TrainingConfig,
+    readonly backend: string,
+    resume?: { state: TrainerState; model: ResNet },
+  ) {
+    this.config = validateTrainingConfig({ ...config });
+    const depth = this.config.mode === 'adaptive' ? this.config.initialDepth : this.config.finalDepth;
+    this.modelRef =
+      resume?.model ??
+      ResNet.create(
+        resnetConfig({
+          depth,
+          inputShape: this.config.inputShape,
+          numClasses: this.config.numClasses,
+          stepSize: this.config.stepSize,
+        }),
+        { seed: this.config.seed },
+      );
+    this.stepper = this.newStepper();
+    this.power = new ConvSpectralNorm(this.config.lipschitzIterations, this.config.seed);
+    const growths =
+      this.config.mode === 'adaptive' ? growthsBetween(this.config.initialDepth, this.config.finalDepth) : 0;
+    const triggerConfig = {
+      epochs: this.config.epochs,
+      window: this.config.window,
+      rTol: this.config.rTol,
+      reserve: this.config.reserve,
+      growthsLeft: growths,
+    };
+    this.trigger = new GrowthTrigger(triggerConfig, resume?.state.trigger);
+    this.state = resume?.state ?? {
+      nextEpoch: 0,
+      restartEpoch: 0,
+      trigger: this.trigger.snapshot(),
+      epochs: [],
+      lipschitz: [],
+      growths: [],
+      parametersByEpoch: [],
+      elapsedSeconds: 0,
+    };
+  }
+
+  private newStepper(): ResNetTrainer {
+    return new ResNetTrainer(this.modelRef, {
+      learningRate: this.config.lrMax,
+      momentum: this.config.momentum,
+      weightDecay: this.config.weightDecay,
+    });
+  }
+
+  get model(): ResNet {
+    return this.modelRef;
+  }
+
+  get optimizer(): ResNetTrainer['optimizer'] {
+    return this.stepper.optimizer;
+  }
+
+  get spectralNorm(): ConvSpectralNorm {
+    return this.power;
+  }
+
+  get nextEpoch(): number {
+    return this.state.nextEpoch;
+  }
+
+  get finished(): boolean {
+    return this.state.nextEpoch >= this.config.epochs;
+  }
+
+  /** A copy of the run's state, for checkpoints and reports. */
+  snapshot(): TrainerState {
+    return structuredClone({
+      ...this.state,
+      trigger: this.trigger.snapshot(),
+      elapsedSeconds: this.elapsedSeconds(),
+    });
+  }
+
+  /** PPE so far (parameters per epoch over the epochs trained). */
+  get ppe(): number {
+    return parametersPerEpoch(this.state.parametersByEpoch);
+  }
+
+  private elapsedSeconds(): number {
+    return this.state.elapsedSeconds + (Date.now() - this.resumedAtMs) / 1000;
+  }
+
+  /** Start the next epoch: sets its learning rate from the (restarted) cosine schedule. */
+  beginEpoch(): { epoch: number; learningRate: number } {
+    if (this.finished) throw new ConfigError(`all ${this.config.epochs} epochs are done`, 'epochs');
+    if (this.current !== undefined)
+      throw new ConfigError(`epoch ${this.current.epoch} is still open`, 'epoch');
+    const epoch = this.state.nextEpoch;
+    const restart = this.config.mode === 'adaptive' ? this.state.restartEpoch : 0;
+    const learningRate = cosineLearningRate(
+      { lrMax: this.config.lrMax, lrMin: this.config.lrMin, epochs: this.config.epochs },
+      epoch,
+      restart,
+    );
+    this.stepper.setLearningRate(learningRate);
+    this.current = { epoch, learningRate, lossSum: 0, correct: 0, count: 0, startMs: Date.now() };
+    return { epoch, learningRate };
+  }
+
+  /** One SGD step on a batch. */
+  trainBatch(batch: ImageBatch): { loss: number; accuracy: number } {
+    const acc = this.current;
+    if (acc === undefined)
+      throw new ConfigError('trainBatch outside an epoch (call beginEpoch first)', 'epoch');
+    const [h, w, c] = this.config.inputShape;
+    const x = tf.tensor4d(batch.images.subarray(0, batch.count * h * w * c), [batch.count, h, w, c]);
+    const y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
+    try {
+      const r = this.stepper.step(x, y);
+      acc.lossSum += r.loss * r.batchSize;
+      acc.correct += r.correct;
+      acc.count += r.batchSize;
+      return { loss: r.loss, accuracy: r.correct / r.batchSize };
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  }
+
+  /** Loss, accuracy and predictions of the current model in inference mode, in evalBatchSize chunks. */
+  evaluate(images: Float32Array, labels: Int32Array, count: number): EvaluationResult {
+    const [h, w, c] = this.config.inputShape;
+    const size = h * w * c;
+    const predictions = new Int32Array(count);
+    let lossSum = 0;
+    let correct = 0;
+    const snapshot = new InferenceSnapshot(this.modelRef);
+    try {
+      for (let start = 0; start < count; start += this.config.evalBatchSize) {
+        const n = Math.min(this.config.evalBatchSize, count - start);
+        const [loss, predicted] = tf.tidy(() => {
+          const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, h, w, c]);
+          const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
+          const logits = snapshot.logits(x);
+          return [
+            softmaxCrossEntropy(logits, y).dataSync()[0],
+            tf.argMax(logits, 1).dataSync() as Int32Array,
+          ];
+        });
+        lossSum += loss * n;
+        for (let i = 0; i < n; i++) {
+          predictions[start + i] = predicted[i];
+          if (predicted[i] === labels[start + i]) correct++;
+        }
+      }
+    } finally {
+      snapshot.dispose();
+    }
+    return { loss: count > 0 ? lossSum / count : 0, accuracy: count > 0 ? correct / count : 0, predictions };
+  }
+
+  /**
+   * Close the epoch: record it, and in adaptive mode estimate the Lipschitz bound, feed the trigger and grow
+   * when it fires. Returns the events emitted, in order.
+   */
+  endEpoch(validation?: { loss: number; accuracy: number }): TrainerEvent[] {
+    const acc = this.current;
+    if (acc === undefined) throw new ConfigError('endEpoch without beginEpoch', 'epoch');
+    if (acc.count === 0) throw new ConfigError(`epoch ${acc.epoch} saw no training data`, 'epoch');
+    const emitted: TrainerEvent[] = [];
+    const emit = (e: TrainerEvent) => {
+      emitted.push(e);
+      this.events$.next(e);
+    };
+    const parameters = this.modelRef.paramCount();
+    const depth = this.modelRef.depth;
+    this.state.parametersByEpoch.push(parameters);
+
+    let lipschitz: LipschitzEvent | undefined;
+    let growth: GrowthEvent | undefined;
+    if (this.config.mode === 'adaptive') {
+      const estimate = estimateLipschitz(this.modelRef, this.power);
+      const decision = this.trigger.observe(acc.epoch, estimate.mean);
+      lipschitz = {
+        kind: 'lipschitz',
+        epoch: acc.epoch,
+        perBlock: estimate.perBlock,
+        mean: estimate.mean,
+        smoothed: decision.smoothed ?? null,
+        ratioToReference: decision.ratio ?? null,
+        seconds: estimate.seconds,
+      };
+      if (decision.fire && decision.kind !== undefined) {
+        growth = this.grow(acc.epoch, decision.kind, decision.smoothed ?? estimate.mean, decision.ratio ?? 1);
+      }
+    }
+    const seconds = (Date.now() - acc.startMs) / 1000;
+    const epochEvent: EpochEvent = {
+      kind: 'epoch',
+      epoch: acc.epoch,
+      trainLoss: acc.lossSum / acc.count,
+      trainAccuracy: acc.correct / acc.count,
+      validationLoss: validation?.loss ?? null,
+      validationAccuracy: validation?.accuracy ?? null,
+      learningRate: acc.learningRate,
+      depth,
+      parameters,
+      seconds,
+      elapsedSeconds: this.elapsedSeconds(),
+      backend: this.backend,
+    };
+    this.state.epochs.push(epochEvent);
+    emit(epochEvent);
+    if (lipschitz !== undefined) {
+      this.state.lipschitz.push(lipschitz);
+      emit(lipschitz);
+    }
+    if (growth !== undefined) {
+      this.state.growths.push(growth);
+      emit(growth);
+    }
+    this.state.nextEpoch = acc.epoch + 1;
+    this.state.trigger = this.trigger.snapshot();
+    this.current = undefined;
+    return emitted;
+  }
+
+  /** Double every stage, halve h, rebuild the optimizer; the cosine restarts at the next epoch. */
+  private grow(epoch: number, trigger: 'threshold' | 'forced', smoothed: number, ratio: number): GrowthEvent {
+    const before = this.modelRef;
+    const grown = growResNet(before, this.config.growthStepFactor);
+    this.stepper.dispose(); // momentum buffers are discarded, as in the reference
+    this.power.reset(); // power iteration restarts from random vectors on the new network
+    this.modelRef = grown;
+    this.stepper = this.newStepper();
+    const event: GrowthEvent = {
+      kind: 'growth',
+      epoch,
+      trigger,
+      smoothedLipschitz: smoothed,
+      ratio,
+      depthBefore: before.depth,
+      depthAfter: grown.depth,
+      parametersBefore: before.paramCount(),
+      parametersAfter: grown.paramCount(),
+    };
+    before.dispose();
+    this.state.restartEpoch = epoch + 1;
+    return event;
+  }
+
+  /** Record a checkpoint in the event stream (the checkpoint writer calls this once the files are durable). */
+  announceCheckpoint(epoch: number, path: string, modelVersion: string): void {
+    this.events$.next({ kind: 'checkpoint', epoch, path, modelVersion, depth: this.modelRef.depth });
+  }
+
+  dispose(): void {
+    this.stepper.dispose();
+    this.power.dispose();
+    this.modelRef.dispose();
+    this.events$.complete();
+  }
+}

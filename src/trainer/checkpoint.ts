@@ -1,0 +1,166 @@
+/**
+ * Checkpoints after every epoch: the model (the saved-model format of src/model/io.ts), the optimizer's
+ * momentum buffers and the power iteration's warm-start vectors (both keyed by the model's stable variable
+ * path names), and the trainer state (epoch, restart epoch, trigger state, Lipschitz and epoch history,
+ * parameters per epoch, elapsed time) with the run configuration. A checkpoint directory is written under a
+ * temporary name and renamed into place, then `LATEST` is replaced atomically, so a crash or kill at any
+ * moment leaves the previous checkpoint intact: `--resume` loses at most the epoch in progress.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { EcgflowError } from '../errors';
+import { loadResNet, saveResNet } from '../model/io';
+import { AdaptiveTrainer, type TrainerState } from './adaptiveTrainer';
+import type { TrainingConfig } from './config';
+
+export const CHECKPOINT_FORMAT = 'ecgflow-training-checkpoint';
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+export class CheckpointError extends EcgflowError {
+  constructor(message: string, source: string) {
+    super('CHECKPOINT', message, { source });
+  }
+}
+
+interface StateFile {
+  format: string;
+  formatVersion: number;
+  modelVersion: string;
+  backend: string;
+  config: TrainingConfig;
+  state: TrainerState;
+}
+
+interface TensorIndexEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  length: number;
+}
+
+function writeTensors(dir: string, stem: string, entries: [string, tf.Tensor][]): void {
+  const index: TensorIndexEntry[] = [];
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const [name, t] of entries) {
+    const data = t.dataSync() as Float32Array;
+    index.push({ name, shape: t.shape, offset, length: data.length });
+    chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    offset += data.length;
+  }
+  fs.writeFileSync(path.join(dir, `${stem}.bin`), Buffer.concat(chunks));
+  fs.writeFileSync(path.join(dir, `${stem}.json`), JSON.stringify(index));
+}
+
+function readTensors(dir: string, stem: string): Map<string, tf.Tensor> {
+  const indexFile = path.join(dir, `${stem}.json`);
+  const binFile = path.join(dir, `${stem}.bin`);
+  const index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as TensorIndexEntry[];
+  const bin = fs.readFileSync(binFile);
+  const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+  const out = new Map<string, tf.Tensor>();
+  for (const e of index) {
+    if (e.offset + e.length > floats.length)
+      throw new CheckpointError(`tensor ${e.name} runs past the end of the file`, binFile);
+    out.set(e.name, tf.tensor(floats.slice(e.offset, e.offset + e.length), e.shape));
+  }
+  return out;
+}
+
+export interface SavedCheckpoint {
+  dir: string;
+  modelVersion: string;
+}
+
+/** Save the trainer's state after a completed epoch; keeps the newest `keep` checkpoints. */
+export async function saveCheckpoint(
+  root: string,
+  trainer: AdaptiveTrainer,
+  keep = 2,
+): Promise<SavedCheckpoint> {
+  const state = trainer.snapshot();
+  const epoch = state.nextEpoch - 1;
+  const name = `epoch-${String(epoch).padStart(4, '0')}`;
+  const checkpoints = path.join(root, 'checkpoints');
+  fs.mkdirSync(checkpoints, { recursive: true });
+  const finalDir = path.join(checkpoints, name);
+  const tmpDir = path.join(checkpoints, `.${name}.tmp-${process.pid}`);
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+  fs.mkdirSync(tmpDir);
+  const model = trainer.model;
+  const modelVersion = `${trainer.config.mode}-d${model.depth}-e${epoch}-s${trainer.config.seed}`;
+  await saveResNet(model, path.join(tmpDir, 'model'));
+  const velocities: [string, tf.Tensor][] = [];
+  for (const v of model.namedVariables()) {
+    if (!v.trainable) continue;
+    const velocity = trainer.optimizer.velocityOf(v.variable);
+    if (velocity !== undefined) velocities.push([v.name, velocity]);
+  }
+  writeTensors(tmpDir, 'optimizer', velocities);
+  writeTensors(tmpDir, 'lipschitz-vectors', trainer.spectralNorm.vectorEntries());
+  const stateFile: StateFile = {
+    format: CHECKPOINT_FORMAT,
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    modelVersion,
+    backend: trainer.backend,
+    config: trainer.config,
+    state,
+  };
+  fs.writeFileSync(path.join(tmpDir, 'state.json'), JSON.stringify(stateFile, null, 1));
+  fs.rmSync(finalDir, { recursive: true, force: true });
+  fs.renameSync(tmpDir, finalDir);
+  const latestTmp = path.join(checkpoints, `.LATEST.tmp-${process.pid}`);
+  fs.writeFileSync(latestTmp, `${name}\n`);
+  fs.renameSync(latestTmp, path.join(checkpoints, 'LATEST'));
+  const all = fs
+    .readdirSync(checkpoints)
+    .filter((d) => /^epoch-\d+$/.test(d))
+    .sort();
+  for (const old of all.slice(0, Math.max(0, all.length - keep)))
+    fs.rmSync(path.join(checkpoints, old), { recursive: true, force: true });
+  trainer.announceCheckpoint(epoch, finalDir, modelVersion);
+  return { dir: finalDir, modelVersion };
+}
+
+/** The directory of the newest complete checkpoint under `root`, or undefined when there is none. */
+export function latestCheckpoint(root: string): string | undefined {
+  const latest = path.join(root, 'checkpoints', 'LATEST');
+  if (!fs.existsSync(latest)) return undefined;
+  const dir = path.join(root, 'checkpoints', fs.readFileSync(latest, 'utf8').trim());
+  if (!fs.existsSync(path.join(dir, 'state.json')))
+    throw new CheckpointError('LATEST names a checkpoint that is not there', dir);
+  return dir;
+}
+
+/** Rebuild a trainer from a checkpoint directory, exactly as it was after the saved epoch. */
+export function loadCheckpoint(
+  dir: string,
+  backend: string,
+): { trainer: AdaptiveTrainer; modelVersion: string } {
+  const stateFile = path.join(dir, 'state.json');
+  const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StateFile;
+  if (saved.format !== CHECKPOINT_FORMAT || saved.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    throw new CheckpointError(
+      `not a ${CHECKPOINT_FORMAT} v${CHECKPOINT_FORMAT_VERSION} checkpoint`,
+      stateFile,
+    );
+  }
+  const model = loadResNet(path.join(dir, 'model'));
+  const trainer = new AdaptiveTrainer(saved.config, backend, { state: saved.state, model });
+  const byPath = new Map(model.namedVariables().map((v) => [v.name, v.variable]));
+  const velocities = readTensors(dir, 'optimizer');
+  for (const [name, t] of velocities) {
+    const variable = byPath.get(name);
+    const velocity = variable === undefined ? undefined : trainer.optimizer.velocityOf(variable);
+    if (velocity === undefined) {
+      t.dispose();
+      throw new CheckpointError(`optimizer state for unknown variable ${name}`, dir);
+    }
+    velocity.assign(t);
+    t.dispose();
+  }
+  for (const [key, t] of readTensors(dir, 'lipschitz-vectors'))
+    trainer.spectralNorm.setVector(key, t as tf.Tensor4D);
+  return { trainer, modelVersion: saved.modelVersion };
+}

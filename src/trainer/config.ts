@@ -1,0 +1,105 @@
+/**
+ * One typed configuration for a training run, with the seed paper's defaults (adaptive-training spec,
+ * sections 3-5): 64 epochs, SGD lr 0.1 -> 0.001 cosine, momentum 0.9, weight decay 2e-4, batch 128,
+ * r_tol 1.4, window 10, reserve 20, two growths (ResNet-20 -> 38 -> 74).
+ */
+import { ConfigError } from '../errors';
+import { SPECTROGRAM_INPUT_SHAPE, DEFAULT_NUM_CLASSES, blocksForDepth } from '../model/config';
+
+export type TrainingMode = 'adaptive' | 'vanilla';
+
+export interface TrainingConfig {
+  mode: TrainingMode;
+  /** Depth trained first (adaptive); vanilla trains `finalDepth` throughout. */
+  initialDepth: number;
+  finalDepth: number;
+  epochs: number;
+  batchSize: number;
+  /** Batch size for validation and test passes. */
+  evalBatchSize: number;
+  lrMax: number;
+  lrMin: number;
+  momentum: number;
+  weightDecay: number;
+  rTol: number;
+  /** Moving-average window W of the Lipschitz trigger. */
+  window: number;
+  reserve: number;
+  /** Power iterations per convolution per epoch (warm-started). */
+  lipschitzIterations: number;
+  /** Step-size factor applied at growth (0.5 = the spec's h-halving). */
+  growthStepFactor: number;
+  /** Initial h of every block. */
+  stepSize: number;
+  seed: number;
+  inputShape: [number, number, number];
+  numClasses: number;
+}
+
+export const PAPER_TRAINING_CONFIG: TrainingConfig = {
+  mode: 'adaptive',
+  initialDepth: 20,
+  finalDepth: 74,
+  epochs: 64,
+  batchSize: 128,
+  evalBatchSize: 100,
+  lrMax: 0.1,
+  lrMin: 0.001,
+  momentum: 0.9,
+  weightDecay: 2e-4,
+  rTol: 1.4,
+  window: 10,
+  reserve: 20,
+  lipschitzIterations: 100,
+  growthStepFactor: 0.5,
+  stepSize: 1,
+  seed: 1,
+  inputShape: [...SPECTROGRAM_INPUT_SHAPE] as [number, number, number],
+  numClasses: DEFAULT_NUM_CLASSES,
+};
+
+/** Growths from initial to final depth: n must double each time. */
+export function growthsBetween(initialDepth: number, finalDepth: number): number {
+  const n0 = blocksForDepth(initialDepth);
+  const n1 = blocksForDepth(finalDepth);
+  const k = Math.log2(n1 / n0);
+  if (!Number.isInteger(k) || k < 0) {
+    throw new ConfigError(
+      `final depth ${finalDepth} (n=${n1}) is not initial depth ${initialDepth} (n=${n0}) doubled a whole number of times`,
+      'depth',
+    );
+  }
+  if (k > 0 && n0 < 2)
+    throw new ConfigError(`growth needs n >= 2 blocks per stage; depth ${initialDepth} has n=${n0}`, 'depth');
+  return k;
+}
+
+export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
+  growthsBetween(c.initialDepth, c.finalDepth);
+  const positiveInts: (keyof TrainingConfig)[] = [
+    'epochs',
+    'batchSize',
+    'evalBatchSize',
+    'window',
+    'lipschitzIterations',
+  ];
+  for (const k of positiveInts) {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${k} must be a positive integer, got ${v}`, k);
+  }
+  if (!Number.isInteger(c.reserve) || c.reserve < 0)
+    throw new ConfigError(`reserve must be >= 0, got ${c.reserve}`, 'reserve');
+  if (!(c.lrMax >= c.lrMin && c.lrMin >= 0)) throw new ConfigError(`need lrMax >= lrMin >= 0`, 'lr');
+  if (!(c.rTol > 0)) throw new ConfigError(`rTol must be > 0`, 'rTol');
+  if (!(c.growthStepFactor > 0)) throw new ConfigError('growthStepFactor must be > 0', 'growthStepFactor');
+  return c;
+}
+
+/** Depth pair from "20,74" or "14,50". */
+export function parseDepthPair(text: string): [number, number] {
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  if (parts.length !== 2 || parts.some((p) => !Number.isInteger(p)))
+    throw new ConfigError(`depth must be "initial,final", e.g. 20,74; got "${text}"`, 'depth');
+  growthsBetween(parts[0], parts[1]);
+  return [parts[0], parts[1]];
+}
