@@ -1,0 +1,337 @@
+/**
+ * Pipeline `train`: beats topic -> decode -> training split -> STFT -> seeded shuffle buffer -> batches ->
+ * adaptive (or vanilla) ResNet training; trainer events -> `ecg.training.events`; a checkpoint after every
+ * epoch; the test split at the end.
+ *
+ * One epoch is one pass over the training split of the beat log as it stood when the run started (end
+ * offsets fixed in run.json), read by a fresh consumer group, so the data set is fixed, reproducible and
+ * resumable. Each consumed batch is decoded, its beats become examples, the long-lived operator chain
+ * (shuffle buffer + batching) turns them into training batches, those are trained on, and only then is
+ * the consumed batch acked: memory is bounded by the shuffle buffer, and Kafka fetches the next batches
+ * while the steps run. Validation and test images are held as Float32Array slabs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bufferCount, lastValueFrom, pipe } from 'rxjs';
+import { shuffleBuffer } from '../operators/shuffleBuffer';
+import { consumeDecoded } from '../src/bus/consume';
+import { DeadLetterWriter } from '../src/bus/deadLetter';
+import { readLog } from '../src/bus/readLog';
+import type { BatchingSink } from '../src/bus/sink';
+import type { Bus } from '../src/bus/types';
+import { hashToUnit } from '../src/dsp/random';
+import type { StftConfig } from '../src/dsp/stft';
+import { ConfigError } from '../src/errors';
+import { confusionMatrix, scoreConfusion, type ClassificationReport } from '../src/evaluation/classification';
+import type { Metrics } from '../src/metrics/registry';
+import { saveResNet } from '../src/model/io';
+import { getCodecs } from '../src/schemas/codec';
+import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
+import type { BeatV1 } from '../src/schemas/types';
+import { OperatorAdapter } from '../src/stream/operatorAdapter';
+import { AdaptiveTrainer, type TrainerState } from '../src/trainer/adaptiveTrainer';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/trainer/checkpoint';
+import type { TrainingConfig } from '../src/trainer/config';
+import type { TrainerEvent } from '../src/trainer/events';
+import { ExampleEncoder, ExampleSet, packBatch, type Example } from '../src/trainer/examples';
+
+export interface TrainPipelineConfig {
+  training: TrainingConfig;
+  beatsTopic: string;
+  eventsTopic: string;
+  deadLetterTopic: string;
+  runId: string;
+  outDir: string;
+  /** Use a deterministic subset of about this many beats of the log (all splits alike); all when undefined. */
+  limitBeats: number | undefined;
+  /** Capacity of the shuffle buffer (examples). */
+  shuffleCapacity: number;
+  beatSamples: number;
+  stft: Partial<StftConfig>;
+  /** Continue from the newest checkpoint in outDir. */
+  resume: boolean;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  examples: number;
+  expected: number;
+  loss: number;
+  depth: number;
+}
+
+export interface TrainRunResult {
+  runId: string;
+  mode: string;
+  backend: string;
+  epochs: number;
+  state: TrainerState;
+  ppe: number;
+  wallClockSeconds: number;
+  finalDepth: number;
+  finalParameters: number;
+  growthEpochs: number[];
+  lipschitzSecondsPerEpoch: number;
+  dataset: {
+    train: number[];
+    validation: number[];
+    test: number[];
+    classes: string[];
+    beatsInLog: number;
+    fraction: number;
+  };
+  test: ClassificationReport | undefined;
+  finalTrainAccuracy: number;
+  finalValidationAccuracy: number | null;
+  modelDir: string;
+}
+
+interface RunFile {
+  runId: string;
+  beatsTopic: string;
+  endOffsets: number[];
+  fraction: number;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Which split a beat belongs to, honouring the deterministic subset. */
+function keep(beat: BeatV1, fraction: number, seed: number): boolean {
+  return fraction >= 1 || hashToUnit(`${beat.sourceId}:${beat.rPeakSampleIndex}`, seed ^ 0x5eed) < fraction;
+}
+
+export async function runTraining(
+  config: TrainPipelineConfig,
+  bus: Bus,
+  eventsSink: BatchingSink,
+  deadLetterSink: BatchingSink,
+  metrics: Metrics,
+  backend: string,
+  log: (line: string) => void,
+  onProgress: (p: TrainProgress) => void = () => undefined,
+): Promise<TrainRunResult> {
+  fs.mkdirSync(config.outDir, { recursive: true });
+  const runFilePath = path.join(config.outDir, 'run.json');
+  let run: RunFile;
+  if (config.resume && fs.existsSync(runFilePath)) {
+    run = JSON.parse(fs.readFileSync(runFilePath, 'utf8')) as RunFile;
+    log(`train: resuming run ${run.runId} from ${config.outDir}`);
+  } else {
+    const endOffsets = await bus.endOffsets(config.beatsTopic);
+    const beatsInLog = endOffsets.reduce((a, b) => a + b, 0);
+    if (beatsInLog === 0)
+      throw new ConfigError(
+        `the beats topic ${config.beatsTopic} is empty: build beats first (ecgflow beats build)`,
+        'beats-topic',
+      );
+    const fraction = config.limitBeats === undefined ? 1 : Math.min(1, config.limitBeats / beatsInLog);
+    run = { runId: config.runId, beatsTopic: config.beatsTopic, endOffsets, fraction };
+    fs.writeFileSync(runFilePath, JSON.stringify(run, null, 1));
+  }
+  const beatsInLog = run.endOffsets.reduce((a, b) => a + b, 0);
+  const seed = config.training.seed;
+  const encoder = new ExampleEncoder(config.beatSamples, config.stft);
+  const [h, w] = encoder.imageShape;
+  const [mh, mw] = config.training.inputShape;
+  if (h !== mh || w !== mw)
+    throw new ConfigError(`spectrograms are ${h}x${w} but the model expects ${mh}x${mw}`, 'stft');
+  const numClasses = encoder.classes.length;
+  const deadLetters = new DeadLetterWriter(deadLetterSink, config.deadLetterTopic, 'train', {
+    inc: (labels) => metrics.deadLetters.inc(labels),
+  });
+  let pass = 0;
+  /** One bounded pass over the beat log; `handle` gets the kept beats of each consumed batch. */
+  const overLog = async (
+    purpose: string,
+    handle: (beats: BeatV1[]) => Promise<void> | void,
+  ): Promise<void> => {
+    const groupId = `${run.runId}-${purpose}-${pass++}-${Date.now()}`;
+    const source = {
+      batches$: readLog(bus, { topic: config.beatsTopic, groupId, endOffsets: run.endOffsets }),
+      stopped: async () => undefined,
+    };
+    await lastValueFrom(
+      consumeDecoded<BeatV1>({
+        source,
+        codec: getCodecs().Beat,
+        deadLetters,
+        sinks: [deadLetterSink],
+        handler: (items) => handle(items.map((i) => i.value).filter((b) => keep(b, run.fraction, seed))),
+      }),
+      { defaultValue: 0 },
+    );
+  };
+
+  // Held-out sets, and the size of the training split (for progress), in one pass.
+  const validation = new ExampleSet(encoder.imageSize);
+  const trainCounts = new Array<number>(numClasses).fill(0);
+  const seenBeats = new Set<string>();
+  await overLog('scan', (beats) => {
+    for (const beat of beats) {
+      const key = `${beat.sourceId}:${beat.rPeakSampleIndex}`;
+      if (seenBeats.has(key)) continue; // at-least-once upstream: a beat may be in the log twice
+      seenBeats.add(key);
+      const label = encoder.labelOf(beat.aamiClass);
+      if (label === undefined) continue;
+      if (beat.split === 'train') trainCounts[label]++;
+      else if (beat.split === 'validation') {
+        const example = encoder.encode(beat);
+        if (example !== undefined) validation.add(example);
+      }
+    }
+  });
+  seenBeats.clear();
+  const trainTotal = trainCounts.reduce((a, b) => a + b, 0);
+  if (trainTotal === 0)
+    throw new ConfigError(
+      `no training beats in ${config.beatsTopic} (is the split assigned?)`,
+      'beats-topic',
+    );
+  log(
+    `train: ${beatsInLog.toLocaleString('en-US')} beats in the log, using ${(run.fraction * 100).toFixed(1)} %: ${trainTotal} train (${encoder.classes.map((c, i) => `${c} ${trainCounts[i]}`).join(', ')}), ${validation.count} validation`,
+  );
+
+  // The trainer, fresh or from the newest checkpoint.
+  const checkpointDir = config.resume ? latestCheckpoint(config.outDir) : undefined;
+  const trainer =
+    checkpointDir === undefined
+      ? new AdaptiveTrainer(config.training, backend)
+      : loadCheckpoint(checkpointDir, backend).trainer;
+  if (checkpointDir !== undefined) log(`train: resumed from ${checkpointDir} at epoch ${trainer.nextEpoch}`);
+  const pendingEvents: TrainerEvent[] = [];
+  const eventsSubscription = trainer.events$.subscribe((e) => pendingEvents.push(e));
+  const publishEvents = async (): Promise<void> => {
+    for (const e of pendingEvents.splice(0)) {
+      await eventsSink.write(config.eventsTopic, {
+        key: run.runId,
+        value: getCodecs().TrainingEvent.encode(toTrainingEventMessage(run.runId, e)),
+      });
+    }
+    await eventsSink.flush();
+  };
+
+  try {
+    while (!trainer.finished) {
+      const { epoch } = trainer.beginEpoch();
+      // A new shuffle order every epoch, reproducible from (seed, epoch) alone, so a resumed run matches.
+      const chain = new OperatorAdapter<Example, Example[]>(
+        pipe(
+          shuffleBuffer<Example>(config.shuffleCapacity, (seed * 7919 + epoch) >>> 0),
+          bufferCount<Example>(config.training.batchSize),
+        ),
+      );
+      let examples = 0;
+      let lastLoss = NaN;
+      const train = async (batches: Example[][]) => {
+        for (const b of batches) {
+          lastLoss = trainer.trainBatch(packBatch(b, encoder.imageSize)).loss;
+          examples += b.length;
+          onProgress({
+            epoch,
+            epochs: config.training.epochs,
+            examples,
+            expected: trainTotal,
+            loss: lastLoss,
+            depth: trainer.model.depth,
+          });
+          // Let timers (heartbeats, metrics scrapes) run between synchronous TensorFlow steps.
+          await nextTurn();
+        }
+      };
+      const epochSeen = new Set<string>();
+      await overLog(`epoch${epoch}`, async (beats) => {
+        const batchExamples: Example[] = [];
+        for (const beat of beats) {
+          if (beat.split !== 'train') continue;
+          const key = `${beat.sourceId}:${beat.rPeakSampleIndex}`;
+          if (epochSeen.has(key)) continue;
+          epochSeen.add(key);
+          const example = encoder.encode(beat);
+          if (example !== undefined) batchExamples.push(example);
+        }
+        await train(chain.process(batchExamples));
+      });
+      await train(chain.end());
+      const val =
+        validation.count > 0
+          ? trainer.evaluate(validation.images, validation.labels, validation.count)
+          : undefined;
+      const emitted = trainer.endEpoch(
+        val === undefined ? undefined : { loss: val.loss, accuracy: val.accuracy },
+      );
+      for (const e of emitted) {
+        if (e.kind === 'epoch') {
+          log(
+            `train: epoch ${e.epoch + 1}/${config.training.epochs} depth ${e.depth} lr ${e.learningRate.toFixed(4)} loss ${e.trainLoss.toFixed(4)} train acc ${(100 * e.trainAccuracy).toFixed(2)} %` +
+              `${e.validationAccuracy === null ? '' : ` val acc ${(100 * e.validationAccuracy).toFixed(2)} %`} ${e.seconds.toFixed(1)} s`,
+          );
+        } else if (e.kind === 'growth') {
+          log(
+            `train: growth (${e.trigger}) at the end of epoch ${e.epoch + 1}: depth ${e.depthBefore} -> ${e.depthAfter}, ${e.parametersBefore} -> ${e.parametersAfter} parameters`,
+          );
+        }
+      }
+      await saveCheckpoint(config.outDir, trainer);
+      await publishEvents();
+    }
+
+    // Test split, then the final model.
+    const test = new ExampleSet(encoder.imageSize);
+    const testSeen = new Set<string>();
+    await overLog('test', (beats) => {
+      for (const beat of beats) {
+        if (beat.split !== 'test') continue;
+        const key = `${beat.sourceId}:${beat.rPeakSampleIndex}`;
+        if (testSeen.has(key)) continue;
+        testSeen.add(key);
+        const example = encoder.encode(beat);
+        if (example !== undefined) test.add(example);
+      }
+    });
+    let report: ClassificationReport | undefined;
+    if (test.count > 0) {
+      const result = trainer.evaluate(test.images, test.labels, test.count);
+      report = scoreConfusion(confusionMatrix(test.labels, result.predictions, numClasses), encoder.classes);
+      log(
+        `train: test accuracy ${(100 * report.accuracy).toFixed(2)} %, macro-F1 ${report.macroF1.toFixed(4)} on ${test.count} beats`,
+      );
+    }
+    const modelDir = path.join(config.outDir, 'model');
+    await saveResNet(trainer.model, modelDir);
+    const state = trainer.snapshot();
+    const lastEpoch = state.epochs[state.epochs.length - 1];
+    const lipschitzSeconds = state.lipschitz.map((l) => l.seconds);
+    return {
+      runId: run.runId,
+      mode: config.training.mode,
+      backend,
+      epochs: config.training.epochs,
+      state,
+      ppe: trainer.ppe,
+      wallClockSeconds: state.elapsedSeconds,
+      finalDepth: trainer.model.depth,
+      finalParameters: trainer.model.paramCount(),
+      growthEpochs: state.growths.map((g) => g.epoch),
+      lipschitzSecondsPerEpoch:
+        lipschitzSeconds.length > 0
+          ? lipschitzSeconds.reduce((a, b) => a + b, 0) / lipschitzSeconds.length
+          : 0,
+      dataset: {
+        train: trainCounts,
+        validation: validation.classCounts(numClasses),
+        test: test.classCounts(numClasses),
+        classes: [...encoder.classes],
+        beatsInLog,
+        fraction: run.fraction,
+      },
+      test: report,
+      finalTrainAccuracy: lastEpoch?.trainAccuracy ?? 0,
+      finalValidationAccuracy: lastEpoch?.validationAccuracy ?? null,
+      modelDir,
+    };
+  } finally {
+    eventsSubscription.unsubscribe();
+    trainer.dispose();
+  }
+}
