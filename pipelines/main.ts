@@ -6,6 +6,7 @@
 import { BatchingSink } from '../src/bus/sink';
 import { topicSpecs, type TopicNames } from '../src/bus/topics';
 import type { Bus } from '../src/bus/types';
+import type { EnergyTracker } from '../src/energy/tracker';
 import type { Metrics } from '../src/metrics/registry';
 import { runReplay, type ReplaySummary } from './replay';
 import { runSampleCheck, type SampleCheckResult } from './sampleCheck';
@@ -32,6 +33,8 @@ export async function runMainJob(
   bus: Bus,
   metrics: Metrics,
   onProgress: (stage: 'replayed' | 'consumed', samples: number) => void,
+  /** Energy while the replay runs is attributed to `replay`, the rest of the job's to `other`. */
+  energy?: Pick<EnergyTracker, 'begin'>,
 ): Promise<MainJobSummary> {
   await bus.ensureTopics(topicSpecs(config.topics));
   const producerSink = new BatchingSink(await bus.producer());
@@ -53,6 +56,7 @@ export async function runMainJob(
       metrics,
       (chunk) => onProgress('consumed', chunk.samples.length),
     );
+    const replaySpan = energy?.begin('replay');
     const replay = await runReplay(
       {
         dataDir: config.dataDir,
@@ -67,6 +71,7 @@ export async function runMainJob(
       metrics,
       (e) => onProgress('replayed', e.samples),
     );
+    await replaySpan?.end();
     const consumed = await consuming;
     return { replay, consumed };
   } finally {

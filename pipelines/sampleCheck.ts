@@ -9,6 +9,7 @@ import { consumeDecoded } from '../src/bus/consume';
 import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Source } from '../src/bus/types';
+import { instrumentSource } from '../src/metrics/instrument';
 import type { Metrics } from '../src/metrics/registry';
 import { getCodecs } from '../src/schemas/codec';
 import type { SampleChunkV1 } from '../src/schemas/types';
@@ -41,6 +42,7 @@ export function runSampleCheck(
   const stage = 'sample-check';
   const samplesCounter = metrics.samples.labels(stage);
   const messagesCounter = metrics.messages.labels(stage);
+  const latency = metrics.endToEndLatency.labels(stage);
   let deadLetters = 0;
   const deadLetterWriter = new DeadLetterWriter(deadLetterSink, config.deadLetterTopic, stage, {
     inc: (labels) => {
@@ -80,14 +82,17 @@ export function runSampleCheck(
     };
     const timer = setTimeout(() => settle(false), config.timeoutMs);
     running.subscription = consumeDecoded<SampleChunkV1>({
-      source,
+      source: instrumentSource(source, metrics, stage),
       codec: getCodecs().SampleChunk,
       deadLetters: deadLetterWriter,
       sinks: [deadLetterSink],
       handler: (items) => {
+        const nowMs = Date.now();
         for (const { value } of items) {
           check.add(value);
           samplesCounter.inc(value.samples.length);
+          // From the acquisition of the chunk's first sample to its arrival here (bus transit and queueing).
+          latency.observe(Math.max(0, nowMs - value.acquisitionTimeMs) / 1000);
           onChunk(value);
         }
         messagesCounter.inc(items.length);

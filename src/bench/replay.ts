@@ -7,9 +7,11 @@ import type { Command } from 'commander';
 import { runReplay } from '../../pipelines/replay';
 import { runSampleCheck } from '../../pipelines/sampleCheck';
 import { KafkaBus } from '../bus/kafkaBus';
+import type { Bus } from '../bus/types';
 import { BatchingSink } from '../bus/sink';
 import { topicNames } from '../bus/topics';
 import { resolveBrokers, resolveDataDir } from '../config/settings';
+import { EnergyTracker, energySettings } from '../energy';
 import { ensureBroker } from '../kafka/localBroker';
 import { Metrics } from '../metrics/registry';
 import { log, printJson, table } from '../util/output';
@@ -49,6 +51,10 @@ export interface ReplayBenchResult {
   deadLetters: number;
   partitions: number;
   broker: string;
+  /** This process's energy for the round (PUE applied), its CO2eq, and how it was obtained. */
+  energyKwh: number;
+  co2eqGrams: number;
+  energyMethod: string;
 }
 
 export function register(bench: Command): void {
@@ -77,57 +83,86 @@ export function register(bench: Command): void {
   });
 }
 
-async function benchReplay(flags: Flags): Promise<ReplayBenchResult> {
+/** The records of a round and the sample counts their headers promise (independent of the replay code). */
+export interface ReplayRoundInput {
+  dataDir: string;
+  records: string[];
+  lead: string;
+  expected: Map<string, number | undefined>;
+  totalExpected: number;
+}
+
+export async function replayRoundInput(flags: {
+  records: string;
+  lead: string;
+  dataDir?: string;
+}): Promise<ReplayRoundInput> {
   const dataDir = resolveDataDir(flags.dataDir);
   const records = await resolveRecords(flags.records, dataDir);
-  const given = resolveBrokers(flags.brokers);
-  const broker =
-    given === undefined
-      ? await ensureBroker({ name: 'bench' })
-      : { brokers: given, started: false, stop: async () => undefined };
-  const bus = new KafkaBus({ brokers: broker.brokers, clientId: 'ecgflow-bench-replay' });
-  const runId = `${Date.now()}-${process.pid}`;
-  const topics = topicNames(`bench-replay-${runId}.`);
-  const metrics = new Metrics({ defaultMetrics: false });
+  const expected = new Map<string, number | undefined>();
+  for (const r of records) {
+    const header = await readHeader(dataDir, r);
+    chooseLead(header, flags.lead);
+    expected.set(r, header.frameCount);
+  }
+  const totalExpected = [...expected.values()].reduce<number>((a, n) => a + (n ?? 0), 0);
+  return { dataDir, records, lead: flags.lead, expected, totalExpected };
+}
+
+export interface ReplayRoundOptions {
+  partitions: number;
+  timeoutSeconds: number;
+  /** Topic prefix and consumer group of this round (unique per round). */
+  prefix: string;
+  groupId: string;
+  onConsumed?: (samples: number) => void;
+}
+
+export type ReplayRoundResult = Omit<
+  ReplayBenchResult,
+  'records' | 'partitions' | 'broker' | 'energyKwh' | 'co2eqGrams' | 'energyMethod'
+> & {
+  complete: boolean;
+};
+
+/**
+ * One round: fresh topics, every record produced unpaced and consumed back decoded by a consumer group in
+ * this process, with sample and sequence accounting; the topics are deleted afterwards. `seconds` runs
+ * from the start of the replay to the last sample consumed.
+ */
+export async function replayRound(
+  bus: Bus,
+  input: ReplayRoundInput,
+  options: ReplayRoundOptions,
+  metrics: Metrics,
+): Promise<ReplayRoundResult> {
+  const topics = topicNames(options.prefix);
   try {
-    // Expected samples per record come from the headers, independently of the replay code path.
-    const expected = new Map<string, number | undefined>();
-    for (const r of records) {
-      const header = await readHeader(dataDir, r);
-      chooseLead(header, flags.lead);
-      expected.set(r, header.frameCount);
-    }
-    const totalExpected = [...expected.values()].reduce<number>((a, n) => a + (n ?? 0), 0);
     await bus.ensureTopics([
-      { topic: topics.samples, partitions: flags.partitions },
+      { topic: topics.samples, partitions: options.partitions },
       { topic: topics.deadLetter, partitions: 1 },
     ]);
-    log(
-      `bench replay: ${records.length} records (${totalExpected.toLocaleString('en-US')} samples) through Kafka at ${broker.brokers.join(',')}, ${flags.partitions} partitions`,
-    );
-
     const deadLetterSink = new BatchingSink(await bus.producer());
     const producerSink = new BatchingSink(await bus.producer());
-    const source = bus.source({
-      groupId: `bench-replay-${runId}`,
-      topics: [topics.samples],
-      fromBeginning: true,
-    });
-    const progress = new Progress('consumed', totalExpected, ' samples', 2000);
+    const source = bus.source({ groupId: options.groupId, topics: [topics.samples], fromBeginning: true });
     const startMs = Date.now();
     const checking = runSampleCheck(
-      { expected, deadLetterTopic: topics.deadLetter, timeoutMs: flags.timeoutSeconds * 1000 },
+      {
+        expected: input.expected,
+        deadLetterTopic: topics.deadLetter,
+        timeoutMs: options.timeoutSeconds * 1000,
+      },
       source,
       deadLetterSink,
       metrics,
-      (chunk) => progress.tick(chunk.samples.length),
+      (chunk) => options.onConsumed?.(chunk.samples.length),
     );
     const produced = await runReplay(
       {
-        dataDir,
-        records,
+        dataDir: input.dataDir,
+        records: input.records,
         speed: 'max',
-        lead: flags.lead,
+        lead: input.lead,
         chunkSeconds: 1,
         annotator: 'atr',
         samplesTopic: topics.samples,
@@ -137,13 +172,10 @@ async function benchReplay(flags: Flags): Promise<ReplayBenchResult> {
     );
     const check = await checking;
     const seconds = (Date.now() - startMs) / 1000;
-    progress.finish();
     await source.stopped();
     await producerSink.close();
     await deadLetterSink.close();
-    if (!check.complete) log(`bench replay: consumer did not finish within ${flags.timeoutSeconds}s`);
     return {
-      records: records.length,
       samples: produced.samples,
       messages: produced.messages,
       seconds,
@@ -151,15 +183,63 @@ async function benchReplay(flags: Flags): Promise<ReplayBenchResult> {
       produceSeconds: produced.seconds,
       produceSamplesPerSecond: produced.samplesPerSecond,
       consumedSamples: check.samples,
-      lostSamples: Math.max(0, totalExpected - check.samples),
+      lostSamples: Math.max(0, input.totalExpected - check.samples),
       duplicatedChunks: check.duplicates,
       missingChunks: check.missingChunks,
       deadLetters: check.deadLetters,
-      partitions: flags.partitions,
-      broker: broker.started ? 'local (scripts/kafka/broker.sh)' : broker.brokers.join(','),
+      complete: check.complete,
     };
   } finally {
     await bus.deleteTopics([topics.samples, topics.deadLetter]).catch(() => undefined);
+  }
+}
+
+async function benchReplay(flags: Flags): Promise<ReplayBenchResult> {
+  const input = await replayRoundInput(flags);
+  const given = resolveBrokers(flags.brokers);
+  const broker =
+    given === undefined
+      ? await ensureBroker({ name: 'bench' })
+      : { brokers: given, started: false, stop: async () => undefined };
+  const bus = new KafkaBus({ brokers: broker.brokers, clientId: 'ecgflow-bench-replay' });
+  const runId = `${Date.now()}-${process.pid}`;
+  const metrics = new Metrics({ defaultMetrics: false });
+  // The energy of this process only (the broker is another process; RAPL, where readable, sees both).
+  const energy = await EnergyTracker.detect(energySettings({ sampleIntervalSeconds: 1 }), { metrics });
+  try {
+    log(
+      `bench replay: ${input.records.length} records (${input.totalExpected.toLocaleString('en-US')} samples) through Kafka at ${broker.brokers.join(',')}, ${flags.partitions} partitions`,
+    );
+    for (const line of energy.describe()) log(line);
+    await energy.start();
+    const progress = new Progress('consumed', input.totalExpected, ' samples', 2000);
+    const span = energy.begin('replay');
+    const { complete, ...round } = await replayRound(
+      bus,
+      input,
+      {
+        partitions: flags.partitions,
+        timeoutSeconds: flags.timeoutSeconds,
+        prefix: `bench-replay-${runId}.`,
+        groupId: `bench-replay-${runId}`,
+        onConsumed: (n) => progress.tick(n),
+      },
+      metrics,
+    );
+    const report = await span.end();
+    progress.finish();
+    if (!complete) log(`bench replay: consumer did not finish within ${flags.timeoutSeconds}s`);
+    return {
+      records: input.records.length,
+      ...round,
+      partitions: flags.partitions,
+      broker: broker.started ? 'local (scripts/kafka/broker.sh)' : broker.brokers.join(','),
+      energyKwh: report.energyKwh,
+      co2eqGrams: report.co2eqGrams,
+      energyMethod: report.method,
+    };
+  } finally {
+    await energy.stop();
     await bus.close();
     await broker.stop();
   }

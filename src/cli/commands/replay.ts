@@ -7,9 +7,14 @@ import { describeBus, openBus } from '../../bus/factory';
 import { BatchingSink } from '../../bus/sink';
 import { topicNames, topicSpecs } from '../../bus/topics';
 import { resolveBrokers, resolveDataDir } from '../../config/settings';
-import { Metrics } from '../../metrics/registry';
 import { log, printJson, table } from '../../util/output';
 import { Progress } from '../../util/progress';
+import {
+  addObservabilityOptions,
+  formatEnergy,
+  Observability,
+  type ObservabilityFlags,
+} from '../observability';
 import {
   addBrokersOption,
   addDataDirOption,
@@ -18,10 +23,9 @@ import {
   parsePositiveNumber,
   parseSpeed,
   resolveRecords,
-  startMetricsServer,
 } from '../options';
 
-interface ReplayFlags {
+interface ReplayFlags extends ObservabilityFlags {
   records: string;
   speed: number | 'max';
   lead: string;
@@ -53,6 +57,7 @@ export function register(program: Command): void {
   addDataDirOption(cmd);
   addBrokersOption(cmd);
   addMetricsOptions(cmd);
+  addObservabilityOptions(cmd);
   addJsonOption(cmd);
   cmd.action(async (flags: ReplayFlags) => {
     const dataDir = resolveDataDir(flags.dataDir);
@@ -71,16 +76,19 @@ export function register(program: Command): void {
     log(
       `replay: ${config.records.length} records, speed ${config.speed}, lead ${config.lead}, on ${describeBus(bus, brokers)}, topic ${topics.samples}`,
     );
-    const metrics = new Metrics();
-    const server = await startMetricsServer(metrics, flags);
+    const obs = await Observability.start(flags);
     const progress = new Progress('replay', config.records.length, ' records');
     try {
       await bus.ensureTopics(topicSpecs(topics));
       const sink = new BatchingSink(await bus.producer());
       try {
-        const summary = await runReplay(config, sink, metrics, (e) => {
-          if (e.done) progress.tick();
-        });
+        const summary = await obs.attribute('replay', () =>
+          runReplay(config, sink, obs.metrics, (e) => {
+            if (e.done) progress.tick();
+          }),
+        );
+        const energy = await obs.stop();
+        if (energy !== undefined) log(`replay: energy ${formatEnergy(energy)}`);
         progress.finish();
         if (flags.json) {
           printJson(summary);
@@ -98,9 +106,12 @@ export function register(program: Command): void {
       } finally {
         await sink.close();
       }
+    } catch (err) {
+      obs.recordError('replay', err);
+      throw err;
     } finally {
       await bus.close();
-      await server?.close();
+      await obs.close();
     }
   });
 }

@@ -9,10 +9,16 @@ import { describeBus, openBus } from '../../bus/factory';
 import { topicNames } from '../../bus/topics';
 import { resolveBrokers, resolveDataDir } from '../../config/settings';
 import { downloadDatabase } from '../../data/download';
-import { Metrics } from '../../metrics/registry';
 import { log, printJson, table } from '../../util/output';
 import { Progress } from '../../util/progress';
 import { readHeader } from '../../wfdb/record';
+import {
+  addObservabilityOptions,
+  energySummary,
+  formatEnergy,
+  Observability,
+  type ObservabilityFlags,
+} from '../observability';
 import {
   addBrokersOption,
   addDataDirOption,
@@ -21,10 +27,9 @@ import {
   parsePositiveNumber,
   parseSpeed,
   resolveRecords,
-  startMetricsServer,
 } from '../options';
 
-interface RunFlags {
+interface RunFlags extends ObservabilityFlags {
   records: string;
   speed: number | 'max';
   lead: string;
@@ -56,6 +61,7 @@ export function register(program: Command): void {
   addDataDirOption(cmd);
   addBrokersOption(cmd);
   addMetricsOptions(cmd);
+  addObservabilityOptions(cmd);
   addJsonOption(cmd);
   cmd.action(async (flags: RunFlags) => {
     const dataDir = resolveDataDir(flags.dataDir);
@@ -84,14 +90,20 @@ export function register(program: Command): void {
     log(
       `run: ${records.length} records from ${dataDir}, speed ${flags.speed}, on ${describeBus(bus, brokers)}`,
     );
-    const metrics = new Metrics();
-    const server = await startMetricsServer(metrics, flags);
+    const obs = await Observability.start(flags);
+    if (brokers !== undefined)
+      obs.watchConsumerLag(brokers, [{ groupId: config.groupId, topics: [config.topics.samples] }]);
     const replayed = new Progress('replayed', total, ' samples', 2000);
     const consumed = new Progress('consumed', total, ' samples', 2000);
     try {
-      const summary = await runMainJob(config, bus, metrics, (stage, n) =>
-        (stage === 'replayed' ? replayed : consumed).tick(n),
+      const summary = await runMainJob(
+        config,
+        bus,
+        obs.metrics,
+        (stage, n) => (stage === 'replayed' ? replayed : consumed).tick(n),
+        obs.energy,
       );
+      const energy = await obs.stop(); // after the consumer's last commit: the final lag poll sees it
       replayed.finish();
       consumed.finish();
       const c = summary.consumed;
@@ -108,6 +120,7 @@ export function register(program: Command): void {
         complete: c.complete,
         seconds: c.seconds,
         samplesPerSecond: c.samples / c.seconds,
+        ...(energy === undefined ? {} : energySummary(energy)),
       };
       process.stdout.write(
         `${table([
@@ -130,11 +143,15 @@ export function register(program: Command): void {
           ],
         ])}\nlost samples ${result.lostSamples}, duplicated chunks ${c.duplicates}, dead letters ${c.deadLetters}, complete ${c.complete}\n`,
       );
+      if (energy !== undefined) log(`run: energy ${formatEnergy(energy)}`);
       if (flags.json) printJson(result);
       if (!c.complete || result.lostSamples !== 0) process.exitCode = 1;
+    } catch (err) {
+      obs.recordError('run', err);
+      throw err;
     } finally {
       await bus.close();
-      await server?.close();
+      await obs.close();
     }
   });
 }
