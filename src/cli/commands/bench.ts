@@ -3,10 +3,11 @@
  * module registers its own subcommand here.
  */
 import type { Command } from 'commander';
+import { register as registerMetricsOverhead } from '../../bench/metricsOverhead';
 import { register as registerReplay } from '../../bench/replay';
 import { register as registerTrainStep } from '../../bench/trainStep';
 
-const benchmarks: ((bench: Command) => void)[] = [registerReplay, registerTrainStep];
+const benchmarks: ((bench: Command) => void)[] = [registerReplay, registerTrainStep, registerMetricsOverhead];
 
 export function register(program: Command): void {
   const bench = program
