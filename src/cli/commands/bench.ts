@@ -4,10 +4,16 @@
  */
 import type { Command } from 'commander';
 import { register as registerMetricsOverhead } from '../../bench/metricsOverhead';
+import { register as registerPreprocess } from '../../bench/preprocess';
 import { register as registerReplay } from '../../bench/replay';
 import { register as registerTrainStep } from '../../bench/trainStep';
 
-const benchmarks: ((bench: Command) => void)[] = [registerReplay, registerTrainStep, registerMetricsOverhead];
+const benchmarks: ((bench: Command) => void)[] = [
+  registerReplay,
+  registerTrainStep,
+  registerMetricsOverhead,
+  registerPreprocess,
+];
 
 export function register(program: Command): void {
   const bench = program

@@ -1,6 +1,8 @@
 /** Every CLI command, registered in the order `ecgflow --help` lists them. */
 import type { Command } from 'commander';
+import { register as beats } from './beats';
 import { register as bench } from './bench';
+import { register as detect } from './detect';
 import { register as info } from './info';
 import { register as replay } from './replay';
 import { register as run } from './run';
@@ -8,7 +10,7 @@ import { register as registerData } from './data';
 
 type Register = (program: Command) => void;
 
-const commands: Register[] = [run, registerData, replay, bench, info];
+const commands: Register[] = [run, registerData, replay, beats, detect, bench, info];
 
 export function registerAll(program: Command): void {
   for (const register of commands) register(program);
