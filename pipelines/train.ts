@@ -12,14 +12,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bufferCount, lastValueFrom, pipe } from 'rxjs';
+import { bufferCount, pipe } from 'rxjs';
 import { shuffleBuffer } from '../operators/shuffleBuffer';
-import { consumeDecoded } from '../src/bus/consume';
 import { DeadLetterWriter } from '../src/bus/deadLetter';
-import { readLog } from '../src/bus/readLog';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Bus } from '../src/bus/types';
-import { hashToUnit } from '../src/dsp/random';
 import type { StftConfig } from '../src/dsp/stft';
 import { ConfigError } from '../src/errors';
 import { confusionMatrix, scoreConfusion, type ClassificationReport } from '../src/evaluation/classification';
@@ -27,13 +24,13 @@ import type { Metrics } from '../src/metrics/registry';
 import { saveResNet } from '../src/model/io';
 import { getCodecs } from '../src/schemas/codec';
 import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
-import type { BeatV1 } from '../src/schemas/types';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
 import { AdaptiveTrainer, type TrainerState } from '../src/trainer/adaptiveTrainer';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/trainer/checkpoint';
 import type { TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
-import { ExampleEncoder, ExampleSet, packBatch, type Example } from '../src/trainer/examples';
+import { ExampleEncoder, type ExampleSet, packBatch, type Example } from '../src/trainer/examples';
+import { collectExamples, passOverBeatLog, type BeatLog } from './beatExamples';
 
 export interface TrainPipelineConfig {
   training: TrainingConfig;
@@ -96,11 +93,6 @@ interface RunFile {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Which split a beat belongs to, honouring the deterministic subset. */
-function keep(beat: BeatV1, fraction: number, seed: number): boolean {
-  return fraction >= 1 || hashToUnit(`${beat.sourceId}:${beat.rPeakSampleIndex}`, seed ^ 0x5eed) < fraction;
-}
-
 export async function runTraining(
   config: TrainPipelineConfig,
   bus: Bus,
@@ -137,51 +129,24 @@ export async function runTraining(
   if (h !== mh || w !== mw)
     throw new ConfigError(`spectrograms are ${h}x${w} but the model expects ${mh}x${mw}`, 'stft');
   const numClasses = encoder.classes.length;
-  const deadLetters = new DeadLetterWriter(deadLetterSink, config.deadLetterTopic, 'train', {
-    inc: (labels) => metrics.deadLetters.inc(labels),
-  });
-  let pass = 0;
-  /** One bounded pass over the beat log; `handle` gets the kept beats of each consumed batch. */
-  const overLog = async (
-    purpose: string,
-    handle: (beats: BeatV1[]) => Promise<void> | void,
-  ): Promise<void> => {
-    const groupId = `${run.runId}-${purpose}-${pass++}-${Date.now()}`;
-    const source = {
-      batches$: readLog(bus, { topic: config.beatsTopic, groupId, endOffsets: run.endOffsets }),
-      stopped: async () => undefined,
-    };
-    await lastValueFrom(
-      consumeDecoded<BeatV1>({
-        source,
-        codec: getCodecs().Beat,
-        deadLetters,
-        sinks: [deadLetterSink],
-        handler: (items) => handle(items.map((i) => i.value).filter((b) => keep(b, run.fraction, seed))),
-      }),
-      { defaultValue: 0 },
-    );
+  const beatLog: BeatLog = {
+    bus,
+    topic: config.beatsTopic,
+    endOffsets: run.endOffsets,
+    fraction: run.fraction,
+    seed,
+    deadLetters: new DeadLetterWriter(deadLetterSink, config.deadLetterTopic, 'train', {
+      inc: (labels) => metrics.deadLetters.inc(labels),
+    }),
+    deadLetterSink,
   };
+  let pass = 0;
+  const groupId = (purpose: string) => `${run.runId}-${purpose}-${pass++}-${Date.now()}`;
 
-  // Held-out sets, and the size of the training split (for progress), in one pass.
-  const validation = new ExampleSet(encoder.imageSize);
-  const trainCounts = new Array<number>(numClasses).fill(0);
-  const seenBeats = new Set<string>();
-  await overLog('scan', (beats) => {
-    for (const beat of beats) {
-      const key = `${beat.sourceId}:${beat.rPeakSampleIndex}`;
-      if (seenBeats.has(key)) continue; // at-least-once upstream: a beat may be in the log twice
-      seenBeats.add(key);
-      const label = encoder.labelOf(beat.aamiClass);
-      if (label === undefined) continue;
-      if (beat.split === 'train') trainCounts[label]++;
-      else if (beat.split === 'validation') {
-        const example = encoder.encode(beat);
-        if (example !== undefined) validation.add(example);
-      }
-    }
-  });
-  seenBeats.clear();
+  // Held-out validation images, and the size of every split (for progress and the report), in one pass.
+  const scan = await collectExamples(beatLog, groupId('scan'), encoder, new Set(['validation']));
+  const validation = scan.sets.get('validation') as ExampleSet;
+  const trainCounts = scan.counts.get('train') ?? new Array<number>(numClasses).fill(0);
   const trainTotal = trainCounts.reduce((a, b) => a + b, 0);
   if (trainTotal === 0)
     throw new ConfigError(
@@ -239,14 +204,10 @@ export async function runTraining(
           await nextTurn();
         }
       };
-      const epochSeen = new Set<string>();
-      await overLog(`epoch${epoch}`, async (beats) => {
+      await passOverBeatLog(beatLog, groupId(`epoch${epoch}`), async (beats) => {
         const batchExamples: Example[] = [];
         for (const beat of beats) {
           if (beat.split !== 'train') continue;
-          const key = `${beat.sourceId}:${beat.rPeakSampleIndex}`;
-          if (epochSeen.has(key)) continue;
-          epochSeen.add(key);
           const example = encoder.encode(beat);
           if (example !== undefined) batchExamples.push(example);
         }
@@ -277,18 +238,9 @@ export async function runTraining(
     }
 
     // Test split, then the final model.
-    const test = new ExampleSet(encoder.imageSize);
-    const testSeen = new Set<string>();
-    await overLog('test', (beats) => {
-      for (const beat of beats) {
-        if (beat.split !== 'test') continue;
-        const key = `${beat.sourceId}:${beat.rPeakSampleIndex}`;
-        if (testSeen.has(key)) continue;
-        testSeen.add(key);
-        const example = encoder.encode(beat);
-        if (example !== undefined) test.add(example);
-      }
-    });
+    const test = (await collectExamples(beatLog, groupId('test'), encoder, new Set(['test']))).sets.get(
+      'test',
+    ) as ExampleSet;
     let report: ClassificationReport | undefined;
     if (test.count > 0) {
       const result = trainer.evaluate(test.images, test.labels, test.count);

@@ -10,7 +10,10 @@ import type { OutgoingMessage, Producer } from './types';
 export interface SinkOptions {
   /** Most messages in one send request. */
   maxBatchMessages: number;
-  /** Most value bytes in one send request. */
+  /**
+   * Most bytes (values, keys and headers) in one send request. Kept well under the broker's
+   * message.max.bytes (1 MiB by default), which one partition's record batch may not exceed.
+   */
   maxBatchBytes: number;
   /** How long a lone message may wait for company before it is sent. */
   lingerMs: number;
@@ -20,10 +23,13 @@ export interface SinkOptions {
 
 export const DEFAULT_SINK_OPTIONS: SinkOptions = {
   maxBatchMessages: 2000,
-  maxBatchBytes: 1_000_000,
+  maxBatchBytes: 512 * 1024,
   lingerMs: 2,
   maxBufferedBytes: 16_000_000,
 };
+
+/** Per-record framing in a Kafka record batch (lengths, varints, offsets, attributes), roughly. */
+export const RECORD_OVERHEAD_BYTES = 24;
 
 interface Queued {
   topic: string;
@@ -62,7 +68,8 @@ export class BatchingSink {
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
       if (this.failure !== undefined) throw this.failure;
     }
-    const bytes = message.value.length + message.key.length;
+    let bytes = message.value.length + Buffer.byteLength(message.key) + RECORD_OVERHEAD_BYTES;
+    for (const [k, v] of Object.entries(message.headers ?? {})) bytes += k.length + v.length;
     this.queue.push({ topic, message, bytes });
     this.bufferedBytes += bytes;
     this.schedule();

@@ -12,8 +12,6 @@ import * as tf from '@tensorflow/tfjs';
 import { Subject } from 'rxjs';
 import { ConfigError } from '../errors';
 import { resnetConfig } from '../model/config';
-import { InferenceSnapshot } from '../model/forward';
-import { softmaxCrossEntropy } from '../model/ops';
 import { ResNet } from '../model/resnet';
 import { ResNetTrainer } from '../model/train';
 import { type TrainingConfig, growthsBetween, validateTrainingConfig } from './config';
@@ -23,19 +21,15 @@ import { GrowthTrigger, type GrowthTriggerState } from './growthTrigger';
 import { ConvSpectralNorm, estimateLipschitz } from './lipschitz';
 import { parametersPerEpoch } from './ppe';
 import { cosineLearningRate } from './schedule';
+import { evaluateModel, type EvaluationResult } from './evaluate';
+
+export type { EvaluationResult } from './evaluate';
 
 /** A batch of spectrograms (NHWC, flattened) and integer class labels. */
 export interface ImageBatch {
   images: Float32Array;
   labels: Int32Array;
   count: number;
-}
-
-export interface EvaluationResult {
-  loss: number;
-  accuracy: number;
-  /** Predicted class per example, in input order. */
-  predictions: Int32Array;
 }
 
 /** Everything needed to continue a run exactly where it stopped (besides the weights). */
@@ -201,34 +195,7 @@ export class AdaptiveTrainer {
 
   /** Loss, accuracy and predictions of the current model in inference mode, in evalBatchSize chunks. */
   evaluate(images: Float32Array, labels: Int32Array, count: number): EvaluationResult {
-    const [h, w, c] = this.config.inputShape;
-    const size = h * w * c;
-    const predictions = new Int32Array(count);
-    let lossSum = 0;
-    let correct = 0;
-    const snapshot = new InferenceSnapshot(this.modelRef);
-    try {
-      for (let start = 0; start < count; start += this.config.evalBatchSize) {
-        const n = Math.min(this.config.evalBatchSize, count - start);
-        const [loss, predicted] = tf.tidy(() => {
-          const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, h, w, c]);
-          const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
-          const logits = snapshot.logits(x);
-          return [
-            softmaxCrossEntropy(logits, y).dataSync()[0],
-            tf.argMax(logits, 1).dataSync() as Int32Array,
-          ];
-        });
-        lossSum += loss * n;
-        for (let i = 0; i < n; i++) {
-          predictions[start + i] = predicted[i];
-          if (predicted[i] === labels[start + i]) correct++;
-        }
-      }
-    } finally {
-      snapshot.dispose();
-    }
-    return { loss: count > 0 ? lossSum / count : 0, accuracy: count > 0 ? correct / count : 0, predictions };
+    return evaluateModel(this.modelRef, images, labels, count, this.config.evalBatchSize);
   }
 
   /**

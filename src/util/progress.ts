@@ -28,6 +28,11 @@ export class Progress {
     }
   }
 
+  /** Set the absolute amount done (for callers that track a running total). */
+  update(done: number): void {
+    this.tick(done - this.done);
+  }
+
   finish(): void {
     if (this.lastPrinted !== this.done) this.render(Date.now());
     if (this.tty) this.stream.write('\n');

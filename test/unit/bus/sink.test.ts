@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BatchingSink } from '../../../src/bus/sink';
+import { BatchingSink, RECORD_OVERHEAD_BYTES } from '../../../src/bus/sink';
 import type { OutgoingMessage, Producer } from '../../../src/bus/types';
 
 /** A producer whose sends complete only when the test says so. */
@@ -49,12 +49,17 @@ describe('BatchingSink', () => {
     );
     sends[2].complete();
     await flushed;
-    assert.deepEqual(sink.stats, { messages: 7, bytes: 7 * 11, sends: 3 });
+    assert.deepEqual(sink.stats, { messages: 7, bytes: 7 * (11 + RECORD_OVERHEAD_BYTES), sends: 3 });
   });
 
   it('applies backpressure: write waits while the buffer is over its bound', async () => {
     const { producer, sends } = controlledProducer();
-    const sink = new BatchingSink(producer, { maxBatchMessages: 2, maxBufferedBytes: 40, lingerMs: 0 });
+    // Each message accounts for 19 value + 1 key + overhead bytes: two fill the buffer.
+    const sink = new BatchingSink(producer, {
+      maxBatchMessages: 2,
+      maxBufferedBytes: 2 * (20 + RECORD_OVERHEAD_BYTES),
+      lingerMs: 0,
+    });
     await sink.write('t', msg('a', 19));
     await sink.write('t', msg('b', 19));
     let third = false;

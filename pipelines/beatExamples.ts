@@ -1,0 +1,91 @@
+/**
+ * Bounded passes over the beat log (end offsets fixed in advance), shared by training and evaluation:
+ * decode (bad messages to the dead-letter topic), keep a deterministic subset, drop beats already seen
+ * in this pass (the log is written at least once), and hand the rest to a handler; or collect the
+ * examples of chosen splits into typed slabs.
+ */
+import { lastValueFrom } from 'rxjs';
+import { consumeDecoded } from '../src/bus/consume';
+import type { DeadLetterWriter } from '../src/bus/deadLetter';
+import { readLog } from '../src/bus/readLog';
+import type { BatchingSink } from '../src/bus/sink';
+import type { Bus } from '../src/bus/types';
+import { hashToUnit } from '../src/dsp/random';
+import { getCodecs } from '../src/schemas/codec';
+import type { BeatV1 } from '../src/schemas/types';
+import { ExampleSet, type ExampleEncoder } from '../src/trainer/examples';
+
+export interface BeatLog {
+  bus: Bus;
+  topic: string;
+  endOffsets: readonly number[];
+  /** Share of beats kept, by a seeded hash of (source, R-peak): the same subset in every pass. */
+  fraction: number;
+  seed: number;
+  deadLetters: DeadLetterWriter;
+  deadLetterSink: BatchingSink;
+}
+
+export function beatKey(beat: Pick<BeatV1, 'sourceId' | 'rPeakSampleIndex'>): string {
+  return `${beat.sourceId}:${beat.rPeakSampleIndex}`;
+}
+
+/** One pass: `handle` gets each consumed batch's kept, first-seen beats; the batch is acked after it. */
+export async function passOverBeatLog(
+  log: BeatLog,
+  groupId: string,
+  handle: (beats: BeatV1[]) => Promise<void> | void,
+): Promise<void> {
+  const seen = new Set<string>();
+  const source = {
+    batches$: readLog(log.bus, { topic: log.topic, groupId, endOffsets: log.endOffsets }),
+    stopped: async () => undefined,
+  };
+  await lastValueFrom(
+    consumeDecoded<BeatV1>({
+      source,
+      codec: getCodecs().Beat,
+      deadLetters: log.deadLetters,
+      sinks: [log.deadLetterSink],
+      handler: (items) => {
+        const beats: BeatV1[] = [];
+        for (const { value } of items) {
+          const key = beatKey(value);
+          if (seen.has(key)) continue;
+          if (log.fraction < 1 && hashToUnit(key, log.seed ^ 0x5eed) >= log.fraction) continue;
+          seen.add(key);
+          beats.push(value);
+        }
+        return handle(beats);
+      },
+    }),
+    { defaultValue: 0 },
+  );
+}
+
+/** Examples of the given splits, plus the number of labelled beats per split and class. */
+export async function collectExamples(
+  log: BeatLog,
+  groupId: string,
+  encoder: ExampleEncoder,
+  collect: ReadonlySet<string>,
+): Promise<{ sets: Map<string, ExampleSet>; counts: Map<string, number[]> }> {
+  const sets = new Map<string, ExampleSet>();
+  const counts = new Map<string, number[]>();
+  for (const split of collect) sets.set(split, new ExampleSet(encoder.imageSize));
+  await passOverBeatLog(log, groupId, (beats) => {
+    for (const beat of beats) {
+      const label = encoder.labelOf(beat.aamiClass);
+      if (label === undefined || beat.split === null) continue;
+      const perClass = counts.get(beat.split) ?? new Array<number>(encoder.classes.length).fill(0);
+      perClass[label]++;
+      counts.set(beat.split, perClass);
+      const set = sets.get(beat.split);
+      if (set !== undefined) {
+        const example = encoder.encode(beat);
+        if (example !== undefined) set.add(example);
+      }
+    }
+  });
+  return { sets, counts };
+}

@@ -1,0 +1,49 @@
+/**
+ * Inference-mode evaluation of a ResNet on a set of images: loss, accuracy and the predicted class of
+ * every example, in batches, on a BN-folded snapshot of the weights.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InferenceSnapshot } from '../model/forward';
+import { softmaxCrossEntropy } from '../model/ops';
+import type { ResNet } from '../model/resnet';
+
+export interface EvaluationResult {
+  loss: number;
+  accuracy: number;
+  /** Predicted class per example, in input order. */
+  predictions: Int32Array;
+}
+
+export function evaluateModel(
+  model: ResNet,
+  images: Float32Array,
+  labels: Int32Array,
+  count: number,
+  batchSize = 100,
+): EvaluationResult {
+  const [h, w, c] = model.inputShape;
+  const size = h * w * c;
+  const predictions = new Int32Array(count);
+  let lossSum = 0;
+  let correct = 0;
+  const snapshot = new InferenceSnapshot(model);
+  try {
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      const [loss, predicted] = tf.tidy(() => {
+        const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, h, w, c]);
+        const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
+        const logits = snapshot.logits(x);
+        return [softmaxCrossEntropy(logits, y).dataSync()[0], tf.argMax(logits, 1).dataSync() as Int32Array];
+      });
+      lossSum += loss * n;
+      for (let i = 0; i < n; i++) {
+        predictions[start + i] = predicted[i];
+        if (predicted[i] === labels[start + i]) correct++;
+      }
+    }
+  } finally {
+    snapshot.dispose();
+  }
+  return { loss: count > 0 ? lossSum / count : 0, accuracy: count > 0 ? correct / count : 0, predictions };
+}
