@@ -3,6 +3,7 @@
  * module registers its own subcommand here.
  */
 import type { Command } from 'commander';
+import { register as registerAdaptiveVsVanilla } from '../../bench/adaptiveVsVanilla';
 import { register as registerMetricsOverhead } from '../../bench/metricsOverhead';
 import { register as registerPreprocess } from '../../bench/preprocess';
 import { register as registerReplay } from '../../bench/replay';
@@ -13,6 +14,7 @@ const benchmarks: ((bench: Command) => void)[] = [
   registerTrainStep,
   registerMetricsOverhead,
   registerPreprocess,
+  registerAdaptiveVsVanilla,
 ];
 
 export function register(program: Command): void {

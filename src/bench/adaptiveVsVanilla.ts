@@ -1,0 +1,204 @@
+/**
+ * `ecgflow bench adaptive-vs-vanilla --scale small|paper`: trains both modes on the same beat log, split
+ * and seed, one after the other in one process, and compares them as the seed paper does: PPE, wall-clock
+ * time and test accuracy (ratios adaptive / vanilla; accuracy difference in percentage points).
+ *
+ * `paper` is the full protocol (all beats, 64 epochs, W 10, reserve 20, depths 20,74 unless --depth).
+ * `small` keeps the algorithm and shrinks the budget to run in minutes on 2 CPU cores: depths 14 -> 26 ->
+ * 50 (two growths, as in the paper's 14,50 pair), about 6,000 beats, 16 epochs, W 3, reserve 5, 20 power
+ * iterations per conv per epoch (warm-started).
+ */
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { describeBus, openBus } from '../bus/factory';
+import { topicNames } from '../bus/topics';
+import { resolveBrokers, resolveDataDir } from '../config/settings';
+import { ConfigError } from '../errors';
+import { Metrics } from '../metrics/registry';
+import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
+import type { Protocol } from '../protocols/split';
+import { writeComparisonPicture } from '../report/trainingReport';
+import { loadTf, resolveBackendPreference, runtimeSummary } from '../tf/backend';
+import { PAPER_TRAINING_CONFIG, parseDepthPair, type TrainingConfig } from '../trainer/config';
+import { log, printJson, table } from '../util/output';
+import { addBrokersOption, addDataDirOption, addJsonOption, resolveRecords } from '../cli/options';
+import { beatsTopicFor, ensureBeatLog, trainOnce, type TrainingSummary } from '../cli/training';
+import * as fs from 'node:fs';
+
+interface Flags {
+  scale: 'small' | 'paper';
+  protocol: Protocol;
+  depth?: string;
+  out: string;
+  records: string;
+  limitBeats?: number;
+  epochs?: number;
+  topicPrefix: string;
+  tfBackend?: string;
+  dataDir?: string;
+  brokers?: string;
+  json?: boolean;
+}
+
+export const SMALL_SCALE: Partial<TrainingConfig> & { limitBeats?: number } = {
+  initialDepth: 14,
+  finalDepth: 50,
+  epochs: 16,
+  window: 3,
+  reserve: 5,
+  lipschitzIterations: 20,
+  limitBeats: 6000,
+};
+
+export function register(bench: Command): void {
+  const cmd = bench
+    .command('adaptive-vs-vanilla')
+    .description(
+      'train adaptive and vanilla on the same data, split and seed; compare PPE, wall-clock and accuracy',
+    )
+    .addOption(
+      new Option('--scale <scale>', 'small (minutes on 2 cores) or paper (the full protocol)')
+        .choices(['small', 'paper'])
+        .default('small'),
+    )
+    .addOption(
+      new Option('--protocol <name>', 'evaluation protocol').choices(['intra', 'inter']).default('intra'),
+    )
+    .option('--depth <initial,final>', 'override the depth pair')
+    .option('--epochs <n>', 'override the epochs', (v) => Number(v))
+    .option('--limit-beats <n>', 'override the number of beats used', (v) => Number(v))
+    .option('--out <dir>', 'where both runs and the comparison go', 'out/bench-adaptive-vs-vanilla')
+    .option('--records <list>', '"all" or record names', 'all')
+    .option('--topic-prefix <prefix>', 'prefix for every topic name', '')
+    .option('--tf-backend <name>', 'auto, native, gpu or js');
+  addDataDirOption(cmd);
+  addBrokersOption(cmd);
+  addJsonOption(cmd);
+  cmd.action(async (flags: Flags) => {
+    const result = await benchAdaptiveVsVanilla(flags);
+    const row = (name: string, s: TrainingSummary) => [
+      name,
+      `${s.depths[0]}->${s.finalDepth}`,
+      Math.round(s.ppe),
+      Number((s.wallClockSeconds / 60).toFixed(2)),
+      s.testAccuracy === null ? '-' : Number((100 * s.testAccuracy).toFixed(2)),
+      s.macroF1 === null ? '-' : Number(s.macroF1.toFixed(4)),
+      s.growthEpochs.map((e) => e + 1).join(',') || '-',
+    ];
+    process.stdout.write(
+      `${table([
+        ['mode', 'depth', 'PPE', 'minutes', 'test acc %', 'macro-F1', 'growth after epoch'],
+        row('adaptive', result.adaptive),
+        row('vanilla', result.vanilla),
+      ])}\nPPE ratio ${result.ppeRatio.toFixed(3)} (target <= 0.60), wall-clock ratio ${result.wallRatio.toFixed(3)} (target <= 0.70), accuracy delta ${result.accuracyDelta.toFixed(2)} points (target >= -0.3)\n`,
+    );
+    if (flags.json) printJson(result);
+  });
+}
+
+export interface ComparisonResult {
+  scale: string;
+  protocol: Protocol;
+  backend: string;
+  adaptive: TrainingSummary;
+  vanilla: TrainingSummary;
+  ppeRatio: number;
+  wallRatio: number;
+  accuracyDelta: number;
+  pictures: string[];
+}
+
+async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
+  const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
+  log(`bench adaptive-vs-vanilla: ${JSON.stringify(runtimeSummary(runtime))}`);
+  if (!runtime.native)
+    log('bench adaptive-vs-vanilla: WARNING: not on a native TensorFlow backend; this will take very long');
+  const scale: Partial<TrainingConfig> & { limitBeats?: number } = flags.scale === 'small' ? SMALL_SCALE : {};
+  const [initialDepth, finalDepth] =
+    flags.depth !== undefined
+      ? parseDepthPair(flags.depth)
+      : [
+          scale.initialDepth ?? PAPER_TRAINING_CONFIG.initialDepth,
+          scale.finalDepth ?? PAPER_TRAINING_CONFIG.finalDepth,
+        ];
+  const base: TrainingConfig = {
+    ...PAPER_TRAINING_CONFIG,
+    ...scale,
+    initialDepth,
+    finalDepth,
+    epochs: flags.epochs ?? scale.epochs ?? PAPER_TRAINING_CONFIG.epochs,
+    inputShape: [...SPECTROGRAM_INPUT_SHAPE] as [number, number, number],
+  };
+  if ('limitBeats' in base) delete (base as Partial<{ limitBeats: number }>).limitBeats;
+  const limitBeats = flags.limitBeats ?? scale.limitBeats;
+  const dataDir = resolveDataDir(flags.dataDir);
+  const brokers = resolveBrokers(flags.brokers);
+  const bus = openBus(brokers, 'ecgflow-bench-training');
+  const topics = topicNames(flags.topicPrefix);
+  const beatsTopic = beatsTopicFor({ topicPrefix: flags.topicPrefix, protocol: flags.protocol });
+  log(
+    `bench adaptive-vs-vanilla: scale ${flags.scale}, ${initialDepth}->${finalDepth}, ${base.epochs} epochs, ${limitBeats ?? 'all'} beats, on ${describeBus(bus, brokers)}`,
+  );
+  const metrics = new Metrics({ defaultMetrics: false });
+  const out = path.resolve(flags.out);
+  if (fs.existsSync(out)) fs.rmSync(out, { recursive: true });
+  try {
+    await ensureBeatLog(bus, {
+      topic: beatsTopic,
+      protocol: flags.protocol,
+      dataDir,
+      records: await resolveRecords(flags.records, dataDir),
+      brokers,
+      topicPrefix: flags.topicPrefix,
+    });
+    const run = (mode: 'adaptive' | 'vanilla') =>
+      trainOnce(
+        bus,
+        {
+          training: { ...base, mode },
+          protocol: flags.protocol,
+          beatsTopic,
+          eventsTopic: topics.trainingEvents,
+          deadLetterTopic: topics.deadLetter,
+          outDir: path.join(out, mode),
+          limitBeats,
+          shuffleCapacity: 20_000,
+          resume: false,
+        },
+        runtime,
+        metrics,
+      );
+    const adaptive = await run('adaptive');
+    const vanilla = await run('vanilla');
+    if (adaptive.testAccuracy === null || vanilla.testAccuracy === null)
+      throw new ConfigError('no test beats: cannot compare accuracies', 'protocol');
+    const pictures = writeComparisonPicture(
+      out,
+      {
+        mode: 'adaptive',
+        state: JSON.parse(fs.readFileSync(path.join(out, 'adaptive', 'report.json'), 'utf8')).history,
+        test: undefined,
+      },
+      {
+        mode: 'vanilla',
+        state: JSON.parse(fs.readFileSync(path.join(out, 'vanilla', 'report.json'), 'utf8')).history,
+        test: undefined,
+      },
+    );
+    const result: ComparisonResult = {
+      scale: flags.scale,
+      protocol: flags.protocol,
+      backend: runtime.backend,
+      adaptive,
+      vanilla,
+      ppeRatio: adaptive.ppe / vanilla.ppe,
+      wallRatio: adaptive.wallClockSeconds / vanilla.wallClockSeconds,
+      accuracyDelta: 100 * (adaptive.testAccuracy - vanilla.testAccuracy),
+      pictures,
+    };
+    fs.writeFileSync(path.join(out, 'comparison.json'), JSON.stringify(result, null, 1));
+    return result;
+  } finally {
+    await bus.close();
+  }
+}

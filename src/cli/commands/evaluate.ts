@@ -1,0 +1,177 @@
+/**
+ * `ecgflow evaluate --model DIR --protocol intra|inter`: score a saved model on the protocol's test split
+ * of the beat log: accuracy, macro-F1, per-class precision / recall / F1, the confusion matrix, and the
+ * S and V sensitivity and positive predictivity that the inter-patient literature reports.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { collectExamples, type BeatLog } from '../../../pipelines/beatExamples';
+import { DeadLetterWriter } from '../../bus/deadLetter';
+import { describeBus, openBus } from '../../bus/factory';
+import { BatchingSink } from '../../bus/sink';
+import { topicNames } from '../../bus/topics';
+import { resolveBrokers, resolveDataDir } from '../../config/settings';
+import { ConfigError } from '../../errors';
+import { confusionMatrix, scoreConfusion, sensitivityAndPredictivity } from '../../evaluation/classification';
+import { loadResNet } from '../../model/io';
+import type { Protocol } from '../../protocols/split';
+import { writePicture } from '../../report/png';
+import { confusionMatrixSvg } from '../../report/svg';
+import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backend';
+import { evaluateModel } from '../../trainer/evaluate';
+import { ExampleEncoder, type ExampleSet } from '../../trainer/examples';
+import { log, printJson, table } from '../../util/output';
+import { addBrokersOption, addDataDirOption, addJsonOption, resolveRecords } from '../options';
+import { beatsTopicFor, ensureBeatLog } from '../training';
+
+interface Flags {
+  model: string;
+  protocol: Protocol;
+  records: string;
+  beatsTopic?: string;
+  topicPrefix: string;
+  tfBackend?: string;
+  dataDir?: string;
+  brokers?: string;
+  json?: boolean;
+}
+
+/** A training output directory (with model/ and run.json) or a model directory itself. */
+function modelLocation(dir: string): { modelDir: string; fraction: number; seed: number } {
+  const resolved = path.resolve(dir);
+  const nested = path.join(resolved, 'model');
+  const modelDir = fs.existsSync(path.join(nested, 'config.json')) ? nested : resolved;
+  if (!fs.existsSync(path.join(modelDir, 'config.json')))
+    throw new ConfigError(`no saved model in ${resolved} (expected config.json there or in model/)`, 'model');
+  // Evaluate on the same deterministic subset the model was trained with, when it came from `train`.
+  const runFile = path.join(resolved, 'run.json');
+  const reportFile = path.join(resolved, 'report.json');
+  let fraction = 1;
+  let seed = 1;
+  if (fs.existsSync(runFile))
+    fraction = (JSON.parse(fs.readFileSync(runFile, 'utf8')) as { fraction: number }).fraction;
+  if (fs.existsSync(reportFile))
+    seed =
+      (JSON.parse(fs.readFileSync(reportFile, 'utf8')) as { config?: { seed?: number } }).config?.seed ?? 1;
+  return { modelDir, fraction, seed };
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('evaluate')
+    .description(
+      'score a saved model on the test split of a protocol (accuracy, macro-F1, per class, confusion, S/V Se and +P)',
+    )
+    .requiredOption('--model <dir>', 'a model directory, or a `train --out` directory')
+    .addOption(
+      new Option('--protocol <name>', 'evaluation protocol').choices(['intra', 'inter']).default('intra'),
+    )
+    .option('--records <list>', '"all" or record names to build the beat log from', 'all')
+    .option(
+      '--beats-topic <topic>',
+      'existing beat log (default: <prefix>ecg.beats.<protocol>, built when empty)',
+    )
+    .option('--topic-prefix <prefix>', 'prefix for every topic name', '')
+    .option('--tf-backend <name>', 'auto, native, gpu or js');
+  addDataDirOption(cmd);
+  addBrokersOption(cmd);
+  addJsonOption(cmd);
+  cmd.action(async (flags: Flags) => {
+    const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
+    const where = modelLocation(flags.model);
+    const model = loadResNet(where.modelDir);
+    log(
+      `evaluate: ${where.modelDir} (depth ${model.depth}, ${model.paramCount()} parameters) on ${JSON.stringify(runtimeSummary(runtime))}`,
+    );
+    const dataDir = resolveDataDir(flags.dataDir);
+    const brokers = resolveBrokers(flags.brokers);
+    const bus = openBus(brokers, 'ecgflow-evaluate');
+    const topics = topicNames(flags.topicPrefix);
+    const beatsTopic = beatsTopicFor(flags);
+    log(`evaluate: protocol ${flags.protocol}, beat log ${beatsTopic} on ${describeBus(bus, brokers)}`);
+    const deadLetterSink = new BatchingSink(await bus.producer());
+    try {
+      await ensureBeatLog(bus, {
+        topic: beatsTopic,
+        protocol: flags.protocol,
+        dataDir,
+        records: await resolveRecords(flags.records, dataDir),
+        brokers,
+        topicPrefix: flags.topicPrefix,
+      });
+      await bus.ensureTopics([{ topic: topics.deadLetter, partitions: 1 }]);
+      const encoder = new ExampleEncoder(187);
+      const beatLog: BeatLog = {
+        bus,
+        topic: beatsTopic,
+        endOffsets: await bus.endOffsets(beatsTopic),
+        fraction: where.fraction,
+        seed: where.seed,
+        deadLetters: new DeadLetterWriter(deadLetterSink, topics.deadLetter, 'evaluate'),
+        deadLetterSink,
+      };
+      const test = (
+        await collectExamples(beatLog, `evaluate-${Date.now()}-${process.pid}`, encoder, new Set(['test']))
+      ).sets.get('test') as ExampleSet;
+      if (test.count === 0) throw new ConfigError(`no test beats in ${beatsTopic}`, 'protocol');
+      const startMs = Date.now();
+      const result = evaluateModel(model, test.images, test.labels, test.count);
+      const seconds = (Date.now() - startMs) / 1000;
+      const report = scoreConfusion(
+        confusionMatrix(test.labels, result.predictions, encoder.classes.length),
+        encoder.classes,
+      );
+      const s = sensitivityAndPredictivity(report, 'S');
+      const v = sensitivityAndPredictivity(report, 'V');
+      const outDir = path.join(path.resolve(flags.model), `evaluation-${flags.protocol}`);
+      fs.mkdirSync(outDir, { recursive: true });
+      const pictures = writePicture(
+        path.join(outDir, 'confusion-matrix'),
+        confusionMatrixSvg(
+          `${flags.protocol} test: accuracy ${(100 * report.accuracy).toFixed(2)} %, macro-F1 ${report.macroF1.toFixed(3)}`,
+          report.classes,
+          report.confusion,
+        ),
+      );
+      const summary = {
+        protocol: flags.protocol,
+        model: where.modelDir,
+        depth: model.depth,
+        beats: test.count,
+        accuracy: report.accuracy,
+        macroF1: report.macroF1,
+        perClass: report.perClass,
+        confusion: report.confusion,
+        classes: report.classes,
+        sSe: s.se,
+        sPpv: s.ppv,
+        vSe: v.se,
+        vPpv: v.ppv,
+        loss: result.loss,
+        beatsPerSecond: test.count / seconds,
+        backend: runtime.backend,
+        pictures,
+      };
+      fs.writeFileSync(path.join(outDir, 'evaluation.json'), JSON.stringify(summary, null, 1));
+      const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(2));
+      process.stdout.write(
+        `${table([
+          ['class', 'support', 'precision %', 'recall %', 'F1'],
+          ...report.perClass.map((c) => [
+            c.className,
+            c.support,
+            pct(c.precision),
+            pct(c.recall),
+            c.f1 === null ? '-' : c.f1.toFixed(4),
+          ]),
+        ])}\naccuracy ${pct(report.accuracy)} %, macro-F1 ${report.macroF1.toFixed(4)}; S Se/+P ${pct(s.se)}/${pct(s.ppv)} %, V Se/+P ${pct(v.se)}/${pct(v.ppv)} % on ${test.count} test beats\n`,
+      );
+      if (flags.json) printJson(summary);
+    } finally {
+      await deadLetterSink.close();
+      await bus.close();
+      model.dispose();
+    }
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * `ecgflow train`: adaptive (Lipschitz-triggered growth) or vanilla ResNet training on the beat log of a
+ * protocol, on the embedded bus or on Kafka. Checkpoints every epoch; `--resume` continues a killed run.
+ */
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { describeBus, openBus } from '../../bus/factory';
+import { topicNames } from '../../bus/topics';
+import { resolveBrokers, resolveDataDir } from '../../config/settings';
+import { Metrics } from '../../metrics/registry';
+import { SPECTROGRAM_INPUT_SHAPE } from '../../model/config';
+import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backend';
+import type { TrainingMode } from '../../trainer/config';
+import { log, printJson, table } from '../../util/output';
+import {
+  addBrokersOption,
+  addDataDirOption,
+  addJsonOption,
+  addMetricsOptions,
+  resolveRecords,
+  startMetricsServer,
+} from '../options';
+import {
+  addTrainingOptions,
+  beatsTopicFor,
+  ensureBeatLog,
+  trainOnce,
+  trainingConfigFrom,
+  type TrainingFlags,
+  type TrainingSummary,
+} from '../training';
+
+interface TrainFlags extends TrainingFlags {
+  mode: TrainingMode;
+  out: string;
+  resume?: boolean;
+  dataDir?: string;
+  brokers?: string;
+  json?: boolean;
+  metrics?: boolean;
+  metricsPort?: number;
+}
+
+export function printTrainingSummary(s: TrainingSummary): void {
+  const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(2)} %`);
+  process.stdout.write(
+    `${table([
+      ['mode', s.mode],
+      [
+        'depth',
+        `${s.depths[0]} -> ${s.finalDepth}${s.growthEpochs.length > 0 ? ` (growths after epochs ${s.growthEpochs.map((e) => e + 1).join(', ')})` : ''}`,
+      ],
+      ['PPE (parameters per epoch)', Math.round(s.ppe)],
+      ['wall-clock', `${(s.wallClockSeconds / 60).toFixed(1)} min`],
+      ['train / validation accuracy', `${pct(s.trainAccuracy)} / ${pct(s.validationAccuracy)}`],
+      [
+        'test accuracy / macro-F1',
+        `${pct(s.testAccuracy)} / ${s.macroF1 === null ? '-' : s.macroF1.toFixed(4)}`,
+      ],
+      ['S Se / +P', `${pct(s.sSe)} / ${pct(s.sPpv)}`],
+      ['V Se / +P', `${pct(s.vSe)} / ${pct(s.vPpv)}`],
+      ['Lipschitz cost per epoch', `${s.lipschitzSecondsPerEpoch.toFixed(2)} s`],
+      ['backend', `${s.backend} (TF ${s.tfVersion}, ${s.threads} threads)`],
+      ['report', path.join(s.outDir, 'report.json')],
+    ])}\n`,
+  );
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('train')
+    .description('train a ResNet on the beat stream: adaptive (Lipschitz-triggered growth) or vanilla')
+    .addOption(
+      new Option('--mode <mode>', 'adaptive or vanilla').choices(['adaptive', 'vanilla']).default('adaptive'),
+    )
+    .requiredOption('--out <dir>', 'output directory (checkpoints, model, report)')
+    .option('--resume', 'continue from the newest checkpoint in --out');
+  addTrainingOptions(cmd);
+  addDataDirOption(cmd);
+  addBrokersOption(cmd);
+  addMetricsOptions(cmd);
+  addJsonOption(cmd);
+  cmd.action(async (flags: TrainFlags) => {
+    const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
+    log(`train: ${JSON.stringify(runtimeSummary(runtime))}`);
+    const training = trainingConfigFrom(flags, flags.mode, [...SPECTROGRAM_INPUT_SHAPE] as [
+      number,
+      number,
+      number,
+    ]);
+    log(`train: configuration ${JSON.stringify(training)}`);
+    const dataDir = resolveDataDir(flags.dataDir);
+    const brokers = resolveBrokers(flags.brokers);
+    const bus = openBus(brokers, 'ecgflow-train');
+    const topics = topicNames(flags.topicPrefix);
+    const beatsTopic = beatsTopicFor(flags);
+    log(`train: on ${describeBus(bus, brokers)}, beat log ${beatsTopic}, events to ${topics.trainingEvents}`);
+    const metrics = new Metrics();
+    const server = await startMetricsServer(metrics, flags);
+    try {
+      await ensureBeatLog(bus, {
+        topic: beatsTopic,
+        protocol: flags.protocol,
+        dataDir,
+        records: await resolveRecords(flags.records, dataDir),
+        brokers,
+        topicPrefix: flags.topicPrefix,
+      });
+      const summary = await trainOnce(
+        bus,
+        {
+          training,
+          protocol: flags.protocol,
+          beatsTopic,
+          eventsTopic: topics.trainingEvents,
+          deadLetterTopic: topics.deadLetter,
+          outDir: path.resolve(flags.out),
+          limitBeats: flags.limitBeats,
+          shuffleCapacity: flags.shuffleBuffer,
+          resume: flags.resume === true,
+        },
+        runtime,
+        metrics,
+      );
+      printTrainingSummary(summary);
+      if (flags.json) printJson(summary);
+    } finally {
+      await bus.close();
+      await server?.close();
+    }
+  });
+}

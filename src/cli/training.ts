@@ -1,0 +1,341 @@
+/**
+ * What `train`, `evaluate` and `bench adaptive-vs-vanilla` share: the training flags mapped onto one
+ * TrainingConfig, the beat log of a protocol (built on demand by replay + preprocess onto the same bus),
+ * and one training run from beats to report.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { runTraining, type TrainRunResult } from '../../pipelines/train';
+import { BatchingSink } from '../bus/sink';
+import type { Bus } from '../bus/types';
+import { ConfigError } from '../errors';
+import { sensitivityAndPredictivity } from '../evaluation/classification';
+import type { Metrics } from '../metrics/registry';
+import { DEFAULT_SPLIT_SEED, type Protocol } from '../protocols/split';
+import { writeRunPictures } from '../report/trainingReport';
+import type { TfRuntime } from '../tf/backend';
+import {
+  PAPER_TRAINING_CONFIG,
+  parseDepthPair,
+  validateTrainingConfig,
+  type TrainingConfig,
+  type TrainingMode,
+} from '../trainer/config';
+import { log } from '../util/output';
+import { Progress } from '../util/progress';
+import { buildBeats } from './commands/beats';
+import { parsePositiveNumber } from './options';
+
+export interface TrainingFlags {
+  depth: string;
+  protocol: Protocol;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  lrMin: number;
+  momentum: number;
+  weightDecay: number;
+  rTol: number;
+  window: number;
+  reserve: number;
+  lipschitzIterations: number;
+  seed: number;
+  limitBeats?: number;
+  shuffleBuffer: number;
+  records: string;
+  beatsTopic?: string;
+  topicPrefix: string;
+  tfBackend?: string;
+}
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`"${v}" is not a non-negative integer`, name);
+  return n;
+};
+
+/** The flags of a training run, defaulting to the seed paper's protocol. */
+export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags> = {}): Command {
+  const p = PAPER_TRAINING_CONFIG;
+  return cmd
+    .option(
+      '--depth <initial,final>',
+      'depth pair, 6n+2 each, final = initial with n doubled per growth',
+      defaults.depth ?? `${p.initialDepth},${p.finalDepth}`,
+    )
+    .addOption(
+      new Option('--protocol <name>', 'evaluation protocol')
+        .choices(['intra', 'inter'])
+        .default(defaults.protocol ?? 'intra'),
+    )
+    .option('--epochs <n>', 'epochs E', int('epochs'), defaults.epochs ?? p.epochs)
+    .option('--batch-size <n>', 'training batch size', int('batch-size'), defaults.batchSize ?? p.batchSize)
+    .option('--lr <x>', 'peak learning rate', parsePositiveNumber('lr'), p.lrMax)
+    .option('--lr-min <x>', 'final learning rate of the cosine', Number, p.lrMin)
+    .option('--momentum <x>', 'SGD momentum', Number, p.momentum)
+    .option('--weight-decay <x>', 'L2 weight decay on conv and dense kernels', Number, p.weightDecay)
+    .option(
+      '--r-tol <x>',
+      'growth threshold on smoothed / reference Lipschitz',
+      parsePositiveNumber('r-tol'),
+      p.rTol,
+    )
+    .option(
+      '--window <n>',
+      'Lipschitz moving-average window W (epochs)',
+      int('window'),
+      defaults.window ?? p.window,
+    )
+    .option(
+      '--reserve <n>',
+      'epochs guaranteed to the final depth',
+      int('reserve'),
+      defaults.reserve ?? p.reserve,
+    )
+    .option(
+      '--lipschitz-iterations <n>',
+      'power iterations per conv per epoch (warm-started)',
+      int('lipschitz-iterations'),
+      p.lipschitzIterations,
+    )
+    .option('--seed <n>', 'seed of initialisation, shuffling and subsetting', int('seed'), p.seed)
+    .option(
+      '--limit-beats <n>',
+      'train on a deterministic subset of about N beats (all splits alike)',
+      int('limit-beats'),
+      defaults.limitBeats,
+    )
+    .option('--shuffle-buffer <n>', 'shuffle buffer capacity (examples)', int('shuffle-buffer'), 20_000)
+    .option('--records <list>', '"all" or record names to build the beat log from', 'all')
+    .option(
+      '--beats-topic <topic>',
+      'train on this existing beat log (default: <prefix>ecg.beats.<protocol>, built when empty)',
+    )
+    .option('--topic-prefix <prefix>', 'prefix for every topic name', '')
+    .option('--tf-backend <name>', 'auto, native, gpu or js (env ECGFLOW_TF_BACKEND)');
+}
+
+export function trainingConfigFrom(
+  flags: TrainingFlags,
+  mode: TrainingMode,
+  inputShape: [number, number, number],
+): TrainingConfig {
+  const [initialDepth, finalDepth] = parseDepthPair(flags.depth);
+  return validateTrainingConfig({
+    ...PAPER_TRAINING_CONFIG,
+    mode,
+    initialDepth,
+    finalDepth,
+    epochs: flags.epochs,
+    batchSize: flags.batchSize,
+    lrMax: flags.lr,
+    lrMin: flags.lrMin,
+    momentum: flags.momentum,
+    weightDecay: flags.weightDecay,
+    rTol: flags.rTol,
+    window: flags.window,
+    reserve: flags.reserve,
+    lipschitzIterations: flags.lipschitzIterations,
+    seed: flags.seed,
+    inputShape,
+  });
+}
+
+export function beatsTopicFor(flags: Pick<TrainingFlags, 'beatsTopic' | 'topicPrefix' | 'protocol'>): string {
+  return flags.beatsTopic ?? `${flags.topicPrefix}ecg.beats.${flags.protocol}`;
+}
+
+/** Make sure the protocol's beat log exists on `bus`: build it from the database when it is empty. */
+export async function ensureBeatLog(
+  bus: Bus,
+  options: {
+    topic: string;
+    protocol: Protocol;
+    dataDir: string;
+    records: string[];
+    brokers: string[] | undefined;
+    topicPrefix: string;
+  },
+): Promise<number> {
+  await bus.ensureTopics([{ topic: options.topic, partitions: 6 }]);
+  const existing = (await bus.endOffsets(options.topic)).reduce((a, b) => a + b, 0);
+  if (existing > 0) {
+    log(
+      `beat log ${options.topic}: ${existing.toLocaleString('en-US')} beats already there, used as they are`,
+    );
+    return existing;
+  }
+  log(`beat log ${options.topic} is empty: building it (replay -> preprocess, protocol ${options.protocol})`);
+  const summary = await buildBeats({
+    protocol: options.protocol,
+    seed: DEFAULT_SPLIT_SEED,
+    form: 'kachuee',
+    filter: false,
+    beatRateHz: 125,
+    lead: 'MLII',
+    topicPrefix: options.topicPrefix,
+    timeoutSeconds: 1800,
+    dataDir: options.dataDir,
+    brokers: options.brokers,
+    records: options.records,
+    bus,
+    beatsTopic: options.topic,
+  });
+  if (!summary.verified)
+    throw new ConfigError('the beat log could not be verified after building it', 'beats-topic');
+  return summary.beats;
+}
+
+export interface TrainingSummary {
+  runId: string;
+  mode: string;
+  protocol: Protocol;
+  depths: [number, number];
+  epochs: number;
+  backend: string;
+  tfVersion: string;
+  threads: number | null;
+  ppe: number;
+  wallClockSeconds: number;
+  growthEpochs: number[];
+  finalDepth: number;
+  finalParameters: number;
+  trainAccuracy: number;
+  validationAccuracy: number | null;
+  testAccuracy: number | null;
+  macroF1: number | null;
+  perClass: {
+    className: string;
+    support: number;
+    precision: number | null;
+    recall: number | null;
+    f1: number | null;
+  }[];
+  sSe: number | null;
+  sPpv: number | null;
+  vSe: number | null;
+  vPpv: number | null;
+  lipschitzSecondsPerEpoch: number;
+  dataset: TrainRunResult['dataset'];
+  outDir: string;
+  pictures: string[];
+}
+
+/** One training run on `bus` from an existing beat log; writes report.json and pictures into outDir. */
+export async function trainOnce(
+  bus: Bus,
+  options: {
+    training: TrainingConfig;
+    protocol: Protocol;
+    beatsTopic: string;
+    eventsTopic: string;
+    deadLetterTopic: string;
+    outDir: string;
+    limitBeats?: number;
+    shuffleCapacity: number;
+    resume: boolean;
+  },
+  runtime: TfRuntime,
+  metrics: Metrics,
+): Promise<TrainingSummary> {
+  const eventsSink = new BatchingSink(await bus.producer());
+  const deadLetterSink = new BatchingSink(await bus.producer());
+  await bus.ensureTopics([
+    { topic: options.eventsTopic, partitions: 1 },
+    { topic: options.deadLetterTopic, partitions: 1 },
+  ]);
+  const runId = `${options.training.mode}-${Date.now()}-${process.pid}`;
+  let progress: Progress | undefined;
+  let progressEpoch = -1;
+  try {
+    const result = await runTraining(
+      {
+        training: options.training,
+        beatsTopic: options.beatsTopic,
+        eventsTopic: options.eventsTopic,
+        deadLetterTopic: options.deadLetterTopic,
+        runId,
+        outDir: options.outDir,
+        limitBeats: options.limitBeats,
+        shuffleCapacity: options.shuffleCapacity,
+        beatSamples: 187,
+        stft: {},
+        resume: options.resume,
+      },
+      bus,
+      eventsSink,
+      deadLetterSink,
+      metrics,
+      runtime.backend,
+      log,
+      (p) => {
+        if (p.epoch !== progressEpoch) {
+          progress?.finish();
+          progress = new Progress(
+            `${options.training.mode} epoch ${p.epoch + 1}/${p.epochs} depth ${p.depth}`,
+            p.expected,
+            ' beats',
+            5000,
+          );
+          progressEpoch = p.epoch;
+        }
+        progress?.update(p.examples);
+      },
+    );
+    progress?.finish();
+    const pictures = writeRunPictures(path.join(options.outDir, 'report'), {
+      mode: options.training.mode,
+      state: result.state,
+      test: result.test,
+    });
+    const s = result.test === undefined ? undefined : sensitivityAndPredictivity(result.test, 'S');
+    const v = result.test === undefined ? undefined : sensitivityAndPredictivity(result.test, 'V');
+    const summary: TrainingSummary = {
+      runId: result.runId,
+      mode: result.mode,
+      protocol: options.protocol,
+      depths: [options.training.initialDepth, options.training.finalDepth],
+      epochs: result.epochs,
+      backend: runtime.backend,
+      tfVersion: runtime.tfVersion,
+      threads: runtime.threads ?? null,
+      ppe: result.ppe,
+      wallClockSeconds: result.wallClockSeconds,
+      growthEpochs: result.growthEpochs,
+      finalDepth: result.finalDepth,
+      finalParameters: result.finalParameters,
+      trainAccuracy: result.finalTrainAccuracy,
+      validationAccuracy: result.finalValidationAccuracy,
+      testAccuracy: result.test?.accuracy ?? null,
+      macroF1: result.test?.macroF1 ?? null,
+      perClass: (result.test?.perClass ?? []).map(({ className, support, precision, recall, f1 }) => ({
+        className,
+        support,
+        precision,
+        recall,
+        f1,
+      })),
+      sSe: s?.se ?? null,
+      sPpv: s?.ppv ?? null,
+      vSe: v?.se ?? null,
+      vPpv: v?.ppv ?? null,
+      lipschitzSecondsPerEpoch: result.lipschitzSecondsPerEpoch,
+      dataset: result.dataset,
+      outDir: options.outDir,
+      pictures,
+    };
+    fs.writeFileSync(
+      path.join(options.outDir, 'report.json'),
+      JSON.stringify(
+        { ...summary, config: options.training, history: result.state, test: result.test },
+        null,
+        1,
+      ),
+    );
+    return summary;
+  } finally {
+    await eventsSink.close();
+    await deadLetterSink.close();
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Training end to end: on the real broker, a beat log built from MIT-BIH feeds a short adaptive run whose
+ * events (epochs, Lipschitz, growth, checkpoints) arrive on the events topic as Avro, whose model
+ * `evaluate` scores exactly as the run's own test report; and a run killed with SIGKILL resumes from its
+ * last checkpoint and finishes with every epoch trained exactly once.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { firstValueFrom } from 'rxjs';
+import { beatsTopicFor, ensureBeatLog, trainOnce } from '../../src/cli/training';
+import { KafkaBus } from '../../src/bus/kafkaBus';
+import { topicNames } from '../../src/bus/topics';
+import { ensureBroker, type LocalBroker } from '../../src/kafka/localBroker';
+import { Metrics } from '../../src/metrics/registry';
+import { loadResNet } from '../../src/model/io';
+import { getCodecs } from '../../src/schemas/codec';
+import { loadTf, resolveBackendPreference, type TfRuntime } from '../../src/tf/backend';
+import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
+import { requireDataDir, uniquePrefix } from '../helpers/env';
+
+const dataDir = requireDataDir();
+const main = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+let broker: LocalBroker;
+let bus: KafkaBus;
+let runtime: TfRuntime;
+const created: string[] = [];
+
+before(async () => {
+  runtime = await loadTf({ prefer: resolveBackendPreference() });
+  broker = await ensureBroker();
+  bus = new KafkaBus({ brokers: broker.brokers, clientId: 'it-train' });
+});
+
+after(async () => {
+  await bus?.deleteTopics(created).catch(() => undefined);
+  await bus?.close();
+  await broker?.stop();
+});
+
+describe('training on the beat stream', () => {
+  it('publishes its events on Kafka and saves a model that evaluate scores the same way', async () => {
+    const prefix = uniquePrefix('train');
+    const topics = topicNames(prefix);
+    const beatsTopic = beatsTopicFor({ topicPrefix: prefix, protocol: 'intra' });
+    created.push(beatsTopic, topics.trainingEvents, topics.deadLetter, topics.beats);
+    const beats = await ensureBeatLog(bus, {
+      topic: beatsTopic,
+      protocol: 'intra',
+      dataDir,
+      records: ['100', '119'],
+      brokers: broker.brokers,
+      topicPrefix: prefix,
+    });
+    assert.ok(beats > 3500, `beats built: ${beats}`);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-train-'));
+    const summary = await trainOnce(
+      bus,
+      {
+        training: {
+          ...PAPER_TRAINING_CONFIG,
+          initialDepth: 14,
+          finalDepth: 26,
+          epochs: 3,
+          window: 1,
+          reserve: 1,
+          lipschitzIterations: 5,
+          batchSize: 64,
+        },
+        protocol: 'intra',
+        beatsTopic,
+        eventsTopic: topics.trainingEvents,
+        deadLetterTopic: topics.deadLetter,
+        outDir: out,
+        limitBeats: 800,
+        shuffleCapacity: 1000,
+        resume: false,
+      },
+      runtime,
+      new Metrics({ defaultMetrics: false }),
+    );
+    // E=3, reserve 1, W=1: the reserve forces the growth at the end of epoch 1 (0-based).
+    assert.deepEqual(summary.growthEpochs, [1]);
+    assert.equal(summary.finalDepth, 26);
+    assert.ok(summary.testAccuracy !== null && summary.testAccuracy > 0.5);
+    assert.ok(fs.existsSync(path.join(out, 'report.json')));
+    assert.ok(summary.pictures.some((p) => p.endsWith('learning-curves.svg')));
+    assert.equal(loadResNet(path.join(out, 'model')).depth, 26);
+
+    const source = bus.source({
+      groupId: `${topics.trainingEvents}-g`,
+      topics: [topics.trainingEvents],
+      fromBeginning: true,
+    });
+    const batch = await firstValueFrom(source.batches$);
+    batch.ack();
+    await source.stopped();
+    const kinds = batch.messages.map((m) => Object.keys(getCodecs().TrainingEvent.decode(m.value).event)[0]);
+    const count = (k: string) => kinds.filter((x) => x === k).length;
+    assert.deepEqual(
+      [
+        count('ecgflow.EpochSummary'),
+        count('ecgflow.LipschitzEstimate'),
+        count('ecgflow.Growth'),
+        count('ecgflow.Checkpoint'),
+      ],
+      [3, 3, 1, 3],
+      kinds.join(' '),
+    );
+
+    const evaluated = spawnSync(
+      process.execPath,
+      [
+        main,
+        'evaluate',
+        '--model',
+        out,
+        '--protocol',
+        'intra',
+        '--beats-topic',
+        beatsTopic,
+        '--topic-prefix',
+        prefix,
+        '--brokers',
+        broker.brokers.join(','),
+        '--data-dir',
+        dataDir,
+        '--json',
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    const lines = evaluated.stdout.trimEnd().split('\n');
+    const json = JSON.parse(lines[lines.length - 1]) as { accuracy: number; beats: number; macroF1: number };
+    assert.equal(json.accuracy, summary.testAccuracy, "evaluate reproduces the run's own test accuracy");
+    assert.equal(json.macroF1, summary.macroF1);
+  });
+
+  it('a run killed mid-training resumes from its last checkpoint and trains every epoch once', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-resume-'));
+    const args = [
+      main,
+      'train',
+      '--depth',
+      '14,26',
+      '--epochs',
+      '6',
+      '--window',
+      '1',
+      '--reserve',
+      '2',
+      '--r-tol',
+      '1000',
+      '--lipschitz-iterations',
+      '5',
+      '--batch-size',
+      '64',
+      '--limit-beats',
+      '1200',
+      '--records',
+      '100',
+      '--out',
+      out,
+      '--no-metrics',
+      '--data-dir',
+      dataDir,
+    ];
+    const env = { ...process.env, KAFKA_BROKERS: '' }; // the embedded bus: the beat log is rebuilt identically on resume
+    const first = spawn(process.execPath, args, { env, stdio: 'ignore' });
+    const checkpoint = path.join(out, 'checkpoints', 'epoch-0001');
+    const deadline = Date.now() + 180_000;
+    while (!fs.existsSync(checkpoint)) {
+      if (Date.now() > deadline || first.exitCode !== null)
+        assert.fail('the first run never reached its second checkpoint');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    assert.ok(!fs.existsSync(path.join(out, 'report.json')), 'killed before the end');
+
+    const resumed = spawnSync(process.execPath, [...args, '--resume', '--json'], {
+      env,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resumed from .*epoch-000[1-5] at epoch [2-6]/);
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as {
+      history: { epochs: { epoch: number }[]; growths: { epoch: number }[] };
+      finalDepth: number;
+    };
+    assert.deepEqual(
+      report.history.epochs.map((e) => e.epoch),
+      [0, 1, 2, 3, 4, 5],
+      'every epoch once, in order',
+    );
+    // E=6, reserve 2, W=1, threshold out of reach: the growth is forced where E - e = 3.
+    assert.deepEqual(
+      report.history.growths.map((g) => g.epoch),
+      [3],
+    );
+    assert.equal(report.finalDepth, 26);
+  });
+});
