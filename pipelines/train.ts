@@ -21,6 +21,7 @@ import type { StftConfig } from '../src/dsp/stft';
 import { ConfigError } from '../src/errors';
 import { confusionMatrix, scoreConfusion, type ClassificationReport } from '../src/evaluation/classification';
 import type { Metrics } from '../src/metrics/registry';
+import { recordTrainingEvent } from '../src/metrics/trainingMetrics';
 import { saveResNet } from '../src/model/io';
 import { getCodecs } from '../src/schemas/codec';
 import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
@@ -165,7 +166,11 @@ export async function runTraining(
       : loadCheckpoint(checkpointDir, backend).trainer;
   if (checkpointDir !== undefined) log(`train: resumed from ${checkpointDir} at epoch ${trainer.nextEpoch}`);
   const pendingEvents: TrainerEvent[] = [];
-  const eventsSubscription = trainer.events$.subscribe((e) => pendingEvents.push(e));
+  const mode = config.training.mode;
+  const eventsSubscription = trainer.events$.subscribe((e) => {
+    pendingEvents.push(e);
+    recordTrainingEvent(metrics, mode, e, trainer.ppe);
+  });
   const publishEvents = async (): Promise<void> => {
     for (const e of pendingEvents.splice(0)) {
       await eventsSink.write(config.eventsTopic, {
@@ -191,6 +196,8 @@ export async function runTraining(
       const train = async (batches: Example[][]) => {
         for (const b of batches) {
           lastLoss = trainer.trainBatch(packBatch(b, encoder.imageSize)).loss;
+          metrics.modelBatchSize.observe({ stage: 'train' }, b.length);
+          metrics.beats.inc({ stage: 'train' }, b.length);
           examples += b.length;
           onProgress({
             epoch,

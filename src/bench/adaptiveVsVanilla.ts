@@ -14,7 +14,7 @@ import { describeBus, openBus } from '../bus/factory';
 import { topicNames } from '../bus/topics';
 import { resolveBrokers, resolveDataDir } from '../config/settings';
 import { ConfigError } from '../errors';
-import { Metrics } from '../metrics/registry';
+import { Observability } from '../cli/observability';
 import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
 import type { Protocol } from '../protocols/split';
 import { writeComparisonPicture } from '../report/trainingReport';
@@ -90,7 +90,7 @@ export function register(bench: Command): void {
         ['mode', 'depth', 'PPE', 'minutes', 'test acc %', 'macro-F1', 'growth after epoch'],
         row('adaptive', result.adaptive),
         row('vanilla', result.vanilla),
-      ])}\nPPE ratio ${result.ppeRatio.toFixed(3)} (target <= 0.60), wall-clock ratio ${result.wallRatio.toFixed(3)} (target <= 0.70), accuracy delta ${result.accuracyDelta.toFixed(2)} points (target >= -0.3)\n`,
+      ])}\nPPE ratio ${result.ppeRatio.toFixed(3)} (target <= 0.60), wall-clock ratio ${result.wallRatio.toFixed(3)} (target <= 0.70), accuracy delta ${result.accuracyDelta.toFixed(2)} points (target >= -0.3), energy ratio ${result.energyRatio?.toFixed(3) ?? '-'} (${result.energyMethod ?? 'no energy tracker'})\n`,
     );
     if (flags.json) printJson(result);
   });
@@ -105,6 +105,10 @@ export interface ComparisonResult {
   ppeRatio: number;
   wallRatio: number;
   accuracyDelta: number;
+  /** Adaptive / vanilla energy and CO2eq (equal ratios: same PUE and carbon intensity). */
+  energyRatio: number | null;
+  co2Ratio: number | null;
+  energyMethod: string | null;
   pictures: string[];
 }
 
@@ -139,7 +143,9 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
   log(
     `bench adaptive-vs-vanilla: scale ${flags.scale}, ${initialDepth}->${finalDepth}, ${base.epochs} epochs, ${limitBeats ?? 'all'} beats, on ${describeBus(bus, brokers)}`,
   );
-  const metrics = new Metrics({ defaultMetrics: false });
+  // Energy per run, as the seed paper's Table III; no /metrics endpoint for a benchmark.
+  const obs = await Observability.start({ metrics: false });
+  const metrics = obs.metrics;
   const out = path.resolve(flags.out);
   if (fs.existsSync(out)) fs.rmSync(out, { recursive: true });
   try {
@@ -167,6 +173,7 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
         },
         runtime,
         metrics,
+        obs.energy,
       );
     const adaptive = await run('adaptive');
     const vanilla = await run('vanilla');
@@ -194,11 +201,17 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
       ppeRatio: adaptive.ppe / vanilla.ppe,
       wallRatio: adaptive.wallClockSeconds / vanilla.wallClockSeconds,
       accuracyDelta: 100 * (adaptive.testAccuracy - vanilla.testAccuracy),
+      energyRatio:
+        adaptive.energyKwh !== null && vanilla.energyKwh ? adaptive.energyKwh / vanilla.energyKwh : null,
+      co2Ratio:
+        adaptive.co2eqGrams !== null && vanilla.co2eqGrams ? adaptive.co2eqGrams / vanilla.co2eqGrams : null,
+      energyMethod: adaptive.energyMethod,
       pictures,
     };
     fs.writeFileSync(path.join(out, 'comparison.json'), JSON.stringify(result, null, 1));
     return result;
   } finally {
     await bus.close();
+    await obs.close();
   }
 }

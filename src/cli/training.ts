@@ -11,6 +11,7 @@ import { BatchingSink } from '../bus/sink';
 import type { Bus } from '../bus/types';
 import { ConfigError } from '../errors';
 import { sensitivityAndPredictivity } from '../evaluation/classification';
+import type { EnergyTracker } from '../energy/tracker';
 import type { Metrics } from '../metrics/registry';
 import { DEFAULT_SPLIT_SEED, type Protocol } from '../protocols/split';
 import { writeRunPictures } from '../report/trainingReport';
@@ -214,6 +215,11 @@ export interface TrainingSummary {
   }[];
   sSe: number | null;
   sPpv: number | null;
+  /** Energy of this run (PUE applied) and its CO2-equivalent, as the seed paper's Table III reports. */
+  energyKwh: number | null;
+  co2eqGrams: number | null;
+  energyMethod: string | null;
+  energyEstimated: boolean | null;
   vSe: number | null;
   vPpv: number | null;
   lipschitzSecondsPerEpoch: number;
@@ -238,7 +244,9 @@ export async function trainOnce(
   },
   runtime: TfRuntime,
   metrics: Metrics,
+  energy?: Pick<EnergyTracker, 'begin'>,
 ): Promise<TrainingSummary> {
+  const span = energy?.begin('training');
   const eventsSink = new BatchingSink(await bus.producer());
   const deadLetterSink = new BatchingSink(await bus.producer());
   await bus.ensureTopics([
@@ -284,6 +292,7 @@ export async function trainOnce(
       },
     );
     progress?.finish();
+    const energyReport = await span?.end();
     const pictures = writeRunPictures(path.join(options.outDir, 'report'), {
       mode: options.training.mode,
       state: result.state,
@@ -316,6 +325,10 @@ export async function trainOnce(
         recall,
         f1,
       })),
+      energyKwh: energyReport?.energyKwh ?? null,
+      co2eqGrams: energyReport?.co2eqGrams ?? null,
+      energyMethod: energyReport?.method ?? null,
+      energyEstimated: energyReport?.estimated ?? null,
       sSe: s?.se ?? null,
       sPpv: s?.ppv ?? null,
       vSe: v?.se ?? null,
@@ -335,6 +348,7 @@ export async function trainOnce(
     );
     return summary;
   } finally {
+    await span?.end();
     await eventsSink.close();
     await deadLetterSink.close();
   }

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { describeBus, openBus } from '../../bus/factory';
 import { topicNames } from '../../bus/topics';
 import { resolveBrokers, resolveDataDir } from '../../config/settings';
-import { Metrics } from '../../metrics/registry';
+import { addObservabilityOptions, Observability, type ObservabilityFlags } from '../observability';
 import { SPECTROGRAM_INPUT_SHAPE } from '../../model/config';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backend';
 import type { TrainingMode } from '../../trainer/config';
@@ -18,7 +18,6 @@ import {
   addJsonOption,
   addMetricsOptions,
   resolveRecords,
-  startMetricsServer,
 } from '../options';
 import {
   addTrainingOptions,
@@ -30,15 +29,13 @@ import {
   type TrainingSummary,
 } from '../training';
 
-interface TrainFlags extends TrainingFlags {
+interface TrainFlags extends TrainingFlags, ObservabilityFlags {
   mode: TrainingMode;
   out: string;
   resume?: boolean;
   dataDir?: string;
   brokers?: string;
   json?: boolean;
-  metrics?: boolean;
-  metricsPort?: number;
 }
 
 export function printTrainingSummary(s: TrainingSummary): void {
@@ -56,6 +53,12 @@ export function printTrainingSummary(s: TrainingSummary): void {
       [
         'test accuracy / macro-F1',
         `${pct(s.testAccuracy)} / ${s.macroF1 === null ? '-' : s.macroF1.toFixed(4)}`,
+      ],
+      [
+        'energy / CO2eq',
+        s.energyKwh === null
+          ? '-'
+          : `${s.energyKwh.toFixed(4)} kWh / ${(s.co2eqGrams ?? 0).toFixed(1)} g (${s.energyMethod})`,
       ],
       ['S Se / +P', `${pct(s.sSe)} / ${pct(s.sPpv)}`],
       ['V Se / +P', `${pct(s.vSe)} / ${pct(s.vPpv)}`],
@@ -79,6 +82,7 @@ export function register(program: Command): void {
   addDataDirOption(cmd);
   addBrokersOption(cmd);
   addMetricsOptions(cmd);
+  addObservabilityOptions(cmd);
   addJsonOption(cmd);
   cmd.action(async (flags: TrainFlags) => {
     const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
@@ -95,8 +99,8 @@ export function register(program: Command): void {
     const topics = topicNames(flags.topicPrefix);
     const beatsTopic = beatsTopicFor(flags);
     log(`train: on ${describeBus(bus, brokers)}, beat log ${beatsTopic}, events to ${topics.trainingEvents}`);
-    const metrics = new Metrics();
-    const server = await startMetricsServer(metrics, flags);
+    const obs = await Observability.start(flags);
+    obs.metrics.setTfBackend(runtime.backend, runtime.tfVersion);
     try {
       await ensureBeatLog(bus, {
         topic: beatsTopic,
@@ -120,13 +124,17 @@ export function register(program: Command): void {
           resume: flags.resume === true,
         },
         runtime,
-        metrics,
+        obs.metrics,
+        obs.energy,
       );
       printTrainingSummary(summary);
       if (flags.json) printJson(summary);
+    } catch (err) {
+      obs.recordError('train', err);
+      throw err;
     } finally {
       await bus.close();
-      await server?.close();
+      await obs.close();
     }
   });
 }
