@@ -49,8 +49,10 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   const raw = (max - min) / count;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? 10 * magnitude;
+  // Outermost ticks at or beyond the data, so nothing is drawn outside the axes.
   const ticks: number[] = [];
-  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step)
+  const last = Math.ceil(max / step - 1e-9) * step;
+  for (let t = Math.floor(min / step + 1e-9) * step; t <= last + step * 1e-9; t += step)
     ticks.push(Number(t.toPrecision(12)));
   return ticks;
 }
@@ -116,15 +118,15 @@ export function lineChartSvg(chart: LineChart): string {
   out.push(
     `<text x="16" y="${m.top + ph / 2}" text-anchor="middle" font-size="13" transform="rotate(-90 16 ${m.top + ph / 2})" ${FONT}>${escapeXml(chart.yLabel)}</text>`,
   );
-  for (const mk of chart.markers ?? []) {
+  (chart.markers ?? []).forEach((mk, i) => {
     const x = sx(mk.x);
     out.push(
       `<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="${mk.color ?? '#999'}" stroke-dasharray="4 3"/>`,
     );
     out.push(
-      `<text x="${x + 3}" y="${m.top + 12}" font-size="11" fill="${mk.color ?? '#666'}" ${FONT}>${escapeXml(mk.label)}</text>`,
+      `<text x="${x + 3}" y="${m.top + 12 + (i % 3) * 13}" font-size="11" fill="${mk.color ?? '#666'}" ${FONT}>${escapeXml(mk.label)}</text>`,
     );
-  }
+  });
   chart.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
