@@ -10,6 +10,8 @@
  * `--via-kafka`: the records are replayed into a real broker (ensureBroker) while a consumer decodes them
  * and runs the same chain; the figure is end to end (produce, broker, consume, decode, chain).
  */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Command } from 'commander';
 import { pipe, type OperatorFunction, type Subscription } from 'rxjs';
 import { detectQrs } from '../../operators/detectQrs';
@@ -41,6 +43,7 @@ import { interleavedChunks } from '../replay/interleave';
 import { getCodecs } from '../schemas/codec';
 import type { SampleChunkV1 } from '../schemas/types';
 import { OperatorAdapter } from '../stream/operatorAdapter';
+import type { WorkerResult } from './preprocessWorker';
 import { log, printJson, table } from '../util/output';
 
 interface Flags {
@@ -49,6 +52,7 @@ interface Flags {
   rate: number;
   batch: number;
   repeat: number;
+  workers: number;
   partitions: number;
   lead: string;
   timeoutSeconds: number;
@@ -65,6 +69,8 @@ export interface PreprocessBenchResult {
   spectrogramShape: [number, number] | null;
   seconds: number;
   samplesPerSecond: number;
+  /** In process: worker threads the sources were spread over. */
+  workers?: number;
   /** In process with --repeat: every run's figure, and their range. */
   runs?: number[];
   samplesPerSecondMin?: number;
@@ -117,6 +123,12 @@ export function register(bench: Command): void {
     )
     .option('--repeat <n>', 'in process: number of timed runs', parsePositiveNumber('repeat'), 3)
     .option(
+      '--workers <n>',
+      'in process: spread the records over this many worker threads (sources are independent)',
+      parsePositiveNumber('workers'),
+      1,
+    )
+    .option(
       '--partitions <n>',
       'Kafka: partitions of the samples topic',
       parsePositiveNumber('partitions'),
@@ -161,6 +173,7 @@ async function loadRecords(
 }
 
 async function benchInProcess(flags: Flags): Promise<PreprocessBenchResult> {
+  if (flags.workers > 1) return benchWorkers(flags);
   const loadStart = performance.now();
   const { records, recordings } = await loadRecords(flags);
   const chunks = [...interleavedChunks(recordings, 1)];
@@ -203,11 +216,74 @@ async function benchInProcess(flags: Flags): Promise<PreprocessBenchResult> {
     spectrogramShape: shape,
     seconds: samples / median,
     samplesPerSecond: median,
+    workers: 1,
     runs,
     samplesPerSecondMin: sorted[0],
     samplesPerSecondMax: sorted[sorted.length - 1],
     loadSeconds,
     events,
+    chain: CHAIN,
+  };
+}
+
+/** The records spread round-robin over worker threads; one timed run per --repeat, all workers at once. */
+async function benchWorkers(flags: Flags): Promise<PreprocessBenchResult> {
+  const dataDir = resolveDataDir(flags.dataDir);
+  const records = await resolveRecords(flags.records, dataDir);
+  const shares = Array.from({ length: flags.workers }, (_, w) =>
+    records.filter((_, i) => i % flags.workers === w),
+  );
+  log(
+    `bench preprocess: ${records.length} records over ${flags.workers} worker threads; chain: ${CHAIN} at ${flags.rate} Hz; ${flags.repeat} run(s)`,
+  );
+  const runs: number[] = [];
+  let samples = 0;
+  let beats = 0;
+  let shape: [number, number] | null = null;
+  for (let run = 0; run < flags.repeat; run++) {
+    const workers = shares
+      .filter((share) => share.length > 0)
+      .map(
+        (share) =>
+          new Worker(path.join(__dirname, 'preprocessWorker.js'), {
+            workerData: { dataDir, records: share, lead: flags.lead, rateHz: flags.rate, batch: flags.batch },
+          }),
+      );
+    const message = (w: Worker) =>
+      new Promise<unknown>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    await Promise.all(workers.map(message)); // every worker has loaded its records
+    const t0 = performance.now();
+    const results = workers.map(message) as Promise<WorkerResult>[];
+    for (const w of workers) w.postMessage('start');
+    const done = await Promise.all(results);
+    const seconds = (performance.now() - t0) / 1000;
+    await Promise.all(workers.map((w) => w.terminate()));
+    samples = done.reduce((n, r) => n + r.samples, 0);
+    beats = done.reduce((n, r) => n + r.beats, 0);
+    shape = done.find((r) => r.shape !== null)?.shape ?? null;
+    runs.push(samples / seconds);
+    log(
+      `run ${run + 1}: ${(samples / seconds).toFixed(0)} samples/s (${seconds.toFixed(2)} s, ${beats} beats)`,
+    );
+  }
+  const sorted = [...runs].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  return {
+    path: 'in-process',
+    records: records.length,
+    samples,
+    beats,
+    spectrogramShape: shape,
+    seconds: samples / median,
+    samplesPerSecond: median,
+    workers: flags.workers,
+    runs,
+    samplesPerSecondMin: sorted[0],
+    samplesPerSecondMax: sorted[sorted.length - 1],
+    events: {},
     chain: CHAIN,
   };
 }
