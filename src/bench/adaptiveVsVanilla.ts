@@ -21,8 +21,8 @@ import { writeComparisonPicture } from '../report/trainingReport';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../tf/backend';
 import { PAPER_TRAINING_CONFIG, parseDepthPair, type TrainingConfig } from '../trainer/config';
 import { log, printJson, table } from '../util/output';
-import { addBrokersOption, addDataDirOption, addJsonOption, resolveRecords } from '../cli/options';
-import { beatsTopicFor, ensureBeatLog, trainOnce, type TrainingSummary } from '../cli/training';
+import { addBrokersOption, addDataDirOption, addJsonOption } from '../cli/options';
+import { beatsTopicFor, prepareBeatLog, trainOnce, type TrainingSummary } from '../cli/training';
 import * as fs from 'node:fs';
 
 interface Flags {
@@ -149,14 +149,7 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
   const out = path.resolve(flags.out);
   if (fs.existsSync(out)) fs.rmSync(out, { recursive: true });
   try {
-    await ensureBeatLog(bus, {
-      topic: beatsTopic,
-      protocol: flags.protocol,
-      dataDir,
-      records: await resolveRecords(flags.records, dataDir),
-      brokers,
-      topicPrefix: flags.topicPrefix,
-    });
+    await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers);
     const run = (mode: 'adaptive' | 'vanilla') =>
       trainOnce(
         bus,

@@ -26,7 +26,7 @@ import {
 import { log } from '../util/output';
 import { Progress } from '../util/progress';
 import { buildBeats } from './commands/beats';
-import { parsePositiveNumber } from './options';
+import { parsePositiveNumber, resolveRecords } from './options';
 
 export interface TrainingFlags {
   depth: string;
@@ -145,6 +145,29 @@ export function trainingConfigFrom(
 
 export function beatsTopicFor(flags: Pick<TrainingFlags, 'beatsTopic' | 'topicPrefix' | 'protocol'>): string {
   return flags.beatsTopic ?? `${flags.topicPrefix}ecg.beats.${flags.protocol}`;
+}
+
+/**
+ * The beat log a command's flags name (`--beats-topic`, or `<prefix>ecg.beats.<protocol>`), built from the
+ * records `--records` names when it is empty. Returns the topic.
+ */
+export async function prepareBeatLog(
+  bus: Bus,
+  flags: Pick<TrainingFlags, 'beatsTopic' | 'topicPrefix' | 'protocol' | 'records'>,
+  dataDir: string,
+  brokers: string[] | undefined,
+): Promise<string> {
+  const topic = beatsTopicFor(flags);
+  const records = await resolveRecords(flags.records, dataDir);
+  await ensureBeatLog(bus, {
+    topic,
+    protocol: flags.protocol,
+    dataDir,
+    records,
+    brokers,
+    topicPrefix: flags.topicPrefix,
+  });
+  return topic;
 }
 
 /** Make sure the protocol's beat log exists on `bus`: build it from the database when it is empty. */

@@ -22,8 +22,8 @@ import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backe
 import { evaluateModel } from '../../trainer/evaluate';
 import { ExampleEncoder, type ExampleSet } from '../../trainer/examples';
 import { log, printJson, table } from '../../util/output';
-import { addBrokersOption, addDataDirOption, addJsonOption, resolveRecords } from '../options';
-import { beatsTopicFor, ensureBeatLog } from '../training';
+import { addBrokersOption, addDataDirOption, addJsonOption } from '../options';
+import { beatsTopicFor, prepareBeatLog } from '../training';
 
 interface Flags {
   model: string;
@@ -92,14 +92,7 @@ export function register(program: Command): void {
     log(`evaluate: protocol ${flags.protocol}, beat log ${beatsTopic} on ${describeBus(bus, brokers)}`);
     const deadLetterSink = new BatchingSink(await bus.producer());
     try {
-      await ensureBeatLog(bus, {
-        topic: beatsTopic,
-        protocol: flags.protocol,
-        dataDir,
-        records: await resolveRecords(flags.records, dataDir),
-        brokers,
-        topicPrefix: flags.topicPrefix,
-      });
+      await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers);
       await bus.ensureTopics([{ topic: topics.deadLetter, partitions: 1 }]);
       const encoder = new ExampleEncoder(187);
       const beatLog: BeatLog = {

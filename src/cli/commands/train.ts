@@ -12,17 +12,11 @@ import { SPECTROGRAM_INPUT_SHAPE } from '../../model/config';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backend';
 import type { TrainingMode } from '../../trainer/config';
 import { log, printJson, table } from '../../util/output';
-import {
-  addBrokersOption,
-  addDataDirOption,
-  addJsonOption,
-  addMetricsOptions,
-  resolveRecords,
-} from '../options';
+import { addBrokersOption, addDataDirOption, addJsonOption, addMetricsOptions } from '../options';
 import {
   addTrainingOptions,
   beatsTopicFor,
-  ensureBeatLog,
+  prepareBeatLog,
   trainOnce,
   trainingConfigFrom,
   type TrainingFlags,
@@ -102,14 +96,7 @@ export function register(program: Command): void {
     const obs = await Observability.start(flags);
     obs.metrics.setTfBackend(runtime.backend, runtime.tfVersion);
     try {
-      await ensureBeatLog(bus, {
-        topic: beatsTopic,
-        protocol: flags.protocol,
-        dataDir,
-        records: await resolveRecords(flags.records, dataDir),
-        brokers,
-        topicPrefix: flags.topicPrefix,
-      });
+      await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers);
       const summary = await trainOnce(
         bus,
         {
