@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import { runBeatCount } from '../../pipelines/beatCount';
 import { detectChunks, runDetect } from '../../pipelines/detect';
 import { preprocessChain, runPreprocess } from '../../pipelines/preprocess';
-import { runReplay } from '../../pipelines/replay';
 import { toBeatMessage } from '../../src/beats/message';
 import { BeatTally } from '../../src/beats/tally';
 import { KafkaBus } from '../../src/bus/kafkaBus';
@@ -22,6 +21,7 @@ import { loadRecording } from '../../src/replay/loadRecording';
 import type { BeatV1 } from '../../src/schemas/types';
 import { OperatorAdapter } from '../../src/stream/operatorAdapter';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
+import { replayRecords } from '../helpers/replay';
 
 const dataDir = requireDataDir();
 let broker: LocalBroker;
@@ -37,27 +37,6 @@ async function freshTopics(name: string): Promise<TopicNames> {
   ]);
   created.push(topics.samples, topics.beats, topics.deadLetter);
   return topics;
-}
-
-async function replay(records: string[], topics: TopicNames): Promise<void> {
-  const sink = new BatchingSink(await bus.producer());
-  try {
-    await runReplay(
-      {
-        dataDir,
-        records,
-        speed: 'max',
-        lead: 'MLII',
-        chunkSeconds: 1,
-        annotator: 'atr',
-        samplesTopic: topics.samples,
-      },
-      sink,
-      new Metrics({ defaultMetrics: false }),
-    );
-  } finally {
-    await sink.close();
-  }
 }
 
 before(async () => {
@@ -118,7 +97,7 @@ describe('preprocess on Kafka', () => {
       metrics,
       () => undefined,
     );
-    await replay(['100'], topics);
+    await replayRecords(bus, dataDir, ['100'], topics.samples);
     const summary = await run.done;
     await samplesSource.stopped();
     assert.equal(summary.complete, true);
@@ -184,7 +163,7 @@ describe('preprocess on Kafka', () => {
       dlq,
       new Metrics({ defaultMetrics: false }),
     );
-    await replay(['105'], topics);
+    await replayRecords(bus, dataDir, ['105'], topics.samples);
     const result = await running;
     await source.stopped();
     await dlq.close();

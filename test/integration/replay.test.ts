@@ -10,7 +10,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { firstValueFrom } from 'rxjs';
-import { runReplay } from '../../pipelines/replay';
 import { runSampleCheck } from '../../pipelines/sampleCheck';
 import { KafkaBus } from '../../src/bus/kafkaBus';
 import { BatchingSink } from '../../src/bus/sink';
@@ -21,6 +20,7 @@ import { getCodecs } from '../../src/schemas/codec';
 import type { SampleChunkV1 } from '../../src/schemas/types';
 import { chooseLead, readAnnotations, readHeader, readSignals } from '../../src/wfdb/record';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
+import { replayRecords } from '../helpers/replay';
 
 const dataDir = requireDataDir();
 let broker: LocalBroker;
@@ -37,30 +37,6 @@ async function freshTopics(name: string, samplesPartitions = 6): Promise<TopicNa
   return topics;
 }
 
-async function replay(records: string[], topics: TopicNames, maxBatchMessages?: number): Promise<void> {
-  const sink = new BatchingSink(
-    await bus.producer(),
-    maxBatchMessages === undefined ? {} : { maxBatchMessages },
-  );
-  try {
-    await runReplay(
-      {
-        dataDir,
-        records,
-        speed: 'max',
-        lead: 'MLII',
-        chunkSeconds: 1,
-        annotator: 'atr',
-        samplesTopic: topics.samples,
-      },
-      sink,
-      new Metrics({ defaultMetrics: false }),
-    );
-  } finally {
-    await sink.close();
-  }
-}
-
 before(async () => {
   broker = await ensureBroker();
   bus = new KafkaBus({ brokers: broker.brokers, clientId: 'it-replay' });
@@ -75,7 +51,7 @@ after(async () => {
 describe('replay on Kafka', () => {
   it('record 100 comes back sample-identical, in order, with its annotations', async () => {
     const topics = await freshTopics('identical');
-    await replay(['100'], topics);
+    await replayRecords(bus, dataDir, ['100'], topics.samples);
     const chunks: SampleChunkV1[] = [];
     const dlq = new BatchingSink(await bus.producer());
     const source = bus.source({
@@ -136,7 +112,7 @@ describe('replay on Kafka', () => {
   it('a consumer killed mid-stream resumes from its committed offsets with no loss', async () => {
     const topics = await freshTopics('restart', 3);
     // Small producer batches: a fetch returns whole record batches, so these bound the consumer's batches.
-    await replay(['100', '101'], topics, 20);
+    await replayRecords(bus, dataDir, ['100', '101'], topics.samples, 20);
     const expected = 2 * Math.ceil(650_000 / 360);
     const outFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-it-')), 'seen.txt');
     const groupId = `${topics.samples}-g`;
