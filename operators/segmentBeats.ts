@@ -21,6 +21,8 @@ export interface SegmentBeatsOptions extends Partial<BeatWindowConfig> {
   rPeaks: 'reference' | 'detector';
   /** Reference annotations: which symbols are beats (required for `reference`). */
   isBeat?: (symbol: string) => boolean;
+  /** Reference annotations: the class of a beat symbol (e.g. its AAMI class), put on each beat. */
+  classOf?: (symbol: string) => string | undefined;
   events?: SignalEventSink;
 }
 
@@ -33,10 +35,10 @@ interface State {
  * Cut beats.
  *
  * @example
- * chunks$.pipe(sanitizeSamples(), resample(125), segmentBeats({ rPeaks: 'reference', isBeat }))
+ * chunks$.pipe(sanitizeSamples(), resample(125), segmentBeats({ rPeaks: 'reference', isBeat, classOf: aamiClass }))
  */
 export function segmentBeats(options: SegmentBeatsOptions): OperatorFunction<SignalBlock, SegmentedBeat> {
-  const { rPeaks, isBeat, events, ...windowConfig } = options;
+  const { rPeaks, isBeat, classOf, events, ...windowConfig } = options;
   if (rPeaks === 'reference' && isBeat === undefined)
     throw new TypeError(
       'segmentBeats: rPeaks "reference" needs isBeat(symbol) to tell beats from other annotations',
@@ -65,6 +67,7 @@ export function segmentBeats(options: SegmentBeatsOptions): OperatorFunction<Sig
         rrSamples: beat.rrSamples,
         origin: mark.origin,
         symbol: mark.origin === 'reference' ? mark.symbol : null,
+        beatClass: mark.origin === 'reference' ? (classOf?.(mark.symbol) ?? null) : null,
       });
     }
   };

@@ -123,6 +123,8 @@ export interface SegmentedBeat {
   origin: MarkOrigin;
   /** Reference symbol (annotation-driven beats), null for detected beats. */
   symbol: string | null;
+  /** Class of the reference symbol (e.g. AAMI N/S/V/F/Q) when `segmentBeats` was given `classOf`. */
+  beatClass: string | null;
 }
 
 /** A beat with its spectrogram. */

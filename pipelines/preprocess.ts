@@ -31,7 +31,7 @@ import { assignSplit, type SplitConfig } from '../src/protocols/split';
 import { getCodecs } from '../src/schemas/codec';
 import type { SampleChunkV1 } from '../src/schemas/types';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
-import { isBeat } from '../src/wfdb/labels';
+import { aamiClass, isBeat } from '../src/wfdb/labels';
 
 export interface PreprocessConfig {
   split: SplitConfig;
@@ -72,7 +72,13 @@ export function preprocessChain(
   config: Pick<PreprocessConfig, 'beatSampleRateHz' | 'form' | 'filter'>,
   events: SignalEventSink,
 ): OperatorFunction<SampleChunkLike, SegmentedBeat> {
-  const segment = segmentBeats({ rPeaks: 'reference', isBeat, form: config.form, events });
+  const segment = segmentBeats({
+    rPeaks: 'reference',
+    isBeat,
+    classOf: aamiClass,
+    form: config.form,
+    events,
+  });
   return config.filter
     ? pipe(sanitizeSamples({ events }), resample(config.beatSampleRateHz), filterEcg(), segment)
     : pipe(sanitizeSamples({ events }), resample(config.beatSampleRateHz), segment);

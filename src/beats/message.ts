@@ -18,7 +18,7 @@ export function toBeatMessage(beat: SegmentedBeat, split: string | null, sequenc
     samples: Array.from(beat.samples),
     segmentation: beat.origin === 'reference' ? 'ANNOTATION' : 'DETECTOR',
     symbol: beat.symbol,
-    aamiClass: beat.symbol === null ? null : (aamiClass(beat.symbol) ?? null),
+    aamiClass: beat.beatClass ?? (beat.symbol === null ? null : (aamiClass(beat.symbol) ?? null)),
     split,
     sequenceNumber,
   };

@@ -24,7 +24,7 @@ async function segment(chunks: SampleChunkLike[], events: SignalEvent[] = []): P
     from(chunks).pipe(
       sanitizeSamples({ events: sink }),
       resample(125),
-      segmentBeats({ rPeaks: 'reference', isBeat, events: sink }),
+      segmentBeats({ rPeaks: 'reference', isBeat, classOf: aamiClass, events: sink }),
       toArray(),
     ),
   );
@@ -36,7 +36,8 @@ describe('segmentBeats on record 100 (annotation-driven, Kachuee form)', () => {
     const reference = countBeats(await readAnnotations(dataDir, '100'));
     assert.equal(beats.length, reference.beats);
     const byClass: Record<string, number> = { N: 0, S: 0, V: 0, F: 0, Q: 0 };
-    for (const b of beats) byClass[aamiClass(b.symbol as string) as string]++;
+    for (const b of beats) byClass[b.beatClass as string]++;
+    for (const b of beats) assert.equal(b.beatClass, aamiClass(b.symbol as string));
     assert.deepEqual(byClass, reference.aami); // N 2239, S 33, V 1, F 0, Q 0
     for (const b of beats) {
       assert.equal(b.samples.length, 187);
