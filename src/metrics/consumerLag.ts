@@ -4,7 +4,9 @@
  * committed offset, set on `ecg_kafka_consumer_lag_messages{group,topic,partition}`. A partition the
  * group has not committed on yet counts everything retained (high - low) as lag: ecgflow's groups start
  * from the beginning. Polling runs on a timer, one poll at a time, and never throws; failures are counted
- * on `ecg_errors_total{stage="consumer-lag"}` and reported once per distinct message.
+ * on `ecg_errors_total{stage="consumer-lag"}` and reported once per distinct message. A topic that does not
+ * exist yet, or whose partitions have no leader yet (the job creates its topics after the monitor starts),
+ * is skipped until it is ready: that is not a failure.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import type { Metrics } from './registry';
@@ -18,6 +20,19 @@ export interface LagAdmin {
     groupId: string;
     topics: string[];
   }): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
+}
+
+/** kafkajs error types that mean "this topic is not there or not ready yet". */
+const NOT_READY = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
+
+/** Whether `err`, or an error it wraps (kafkajs wraps the last one after its retries), is one of those. */
+function notReady(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const { type, cause } = e as { type?: unknown; cause?: unknown };
+    if (typeof type === 'string' && NOT_READY.has(type)) return true;
+    e = cause;
+  }
+  return false;
 }
 
 export interface LagTarget {
@@ -114,12 +129,16 @@ export class ConsumerLagMonitor {
       this.connected ??= this.admin.connect();
       await this.connected;
       for (const target of this.targets) {
-        const committed = await this.admin.fetchOffsets({
-          groupId: target.groupId,
-          topics: [...target.topics],
-        });
         for (const topic of target.topics) {
-          const ends = await this.admin.fetchTopicOffsets(topic);
+          let ends: Awaited<ReturnType<LagAdmin['fetchTopicOffsets']>>;
+          let committed: Awaited<ReturnType<LagAdmin['fetchOffsets']>>;
+          try {
+            ends = await this.admin.fetchTopicOffsets(topic);
+            committed = await this.admin.fetchOffsets({ groupId: target.groupId, topics: [topic] });
+          } catch (err) {
+            if (notReady(err)) continue;
+            throw err;
+          }
           const partitions = committed.find((c) => c.topic === topic)?.partitions ?? [];
           out.push(...partitionLags(target.groupId, topic, ends, partitions));
         }

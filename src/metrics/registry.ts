@@ -11,6 +11,7 @@
  */
 import * as http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast';
 
 /** The processing-latency objective (seconds); every latency histogram has a bucket edge here. */
 export const LATENCY_OBJECTIVE_SECONDS = 0.2;
@@ -151,7 +152,7 @@ export class Metrics {
     const registers = [this.registry];
     const enabled = this.enabled;
     function counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
-      return enabled ? new Counter({ name, help, labelNames, registers }) : (NOOP as Counter<L>);
+      return enabled ? new FastCounter({ name, help, labelNames, registers }) : (NOOP as Counter<L>);
     }
     function gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
       return enabled ? new Gauge({ name, help, labelNames, registers }) : (NOOP as Gauge<L>);
@@ -163,7 +164,7 @@ export class Metrics {
       buckets: readonly number[],
     ): Histogram<L> {
       return enabled
-        ? new Histogram({ name, help, labelNames, buckets: [...buckets], registers })
+        ? new FastHistogram({ name, help, labelNames, buckets: [...buckets], registers })
         : (NOOP as Histogram<L>);
     }
 

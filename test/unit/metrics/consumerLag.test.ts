@@ -91,6 +91,26 @@ describe('consumer lag', () => {
     assert.deepEqual([admin.connects, admin.disconnects], [1, 1]);
   });
 
+  it('a topic that does not exist yet is skipped, not counted as a failure', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const lines: string[] = [];
+    const admin = fakeAdmin({ ends: {}, committed: {} });
+    admin.fetchTopicOffsets = async () => {
+      // As kafkajs throws it after its retries: the protocol error as the cause.
+      const protocolError = Object.assign(new Error('This server does not host this topic-partition'), {
+        type: 'UNKNOWN_TOPIC_OR_PARTITION',
+      });
+      throw Object.assign(new Error(protocolError.message), { cause: protocolError });
+    };
+    const monitor = new ConsumerLagMonitor(admin, [{ groupId: 'g', topics: ['later'] }], metrics, {
+      log: (l) => lines.push(l),
+    });
+    assert.deepEqual(await monitor.poll(), []);
+    await monitor.stop({ finalPoll: false });
+    assert.deepEqual(lines, []);
+    assert.doesNotMatch(await metrics.registry.metrics(), /^ecg_errors_total\{/m);
+  });
+
   it('a failed poll is counted and reported once, and does not throw', async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const lines: string[] = [];
