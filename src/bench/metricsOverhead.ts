@@ -5,7 +5,8 @@
  * consumer-lag monitor, the energy tracker sampling every second - and as often with metrics disabled
  * (no-op instruments, no endpoint, no lag monitor, no energy tracker), alternating on/off and off/on so
  * that drift on a shared machine falls on both sides. Reports the medians and their ratio (target: on is
- * within 3% of off). `--bus memory` runs the rounds on the in-process bus, where nothing but the pipeline
+ * within 3% of off), and the same for this process's CPU seconds per round, which neighbours on a shared
+ * machine disturb far less than throughput. `--bus memory` runs the rounds on the in-process bus, where nothing but the pipeline
  * uses the CPU and the relative cost of metrics is largest.
  */
 import type { Command } from 'commander';
@@ -175,7 +176,18 @@ async function benchMetricsOverhead(flags: Flags): Promise<MetricsOverheadResult
   let round = 0;
   const runRound = async (mode: 'on' | 'off' | 'warm-up'): Promise<Round> => {
     round++;
-    const cpu0 = process.cpuUsage();
+    // CPU of the round itself (scrapes, lag polls and energy samples during it included), not of setting
+    // up and tearing down the observability around it, which a long-running command does once.
+    let cpuSeconds = 0;
+    const timed = async (metrics: Metrics) => {
+      const cpu0 = process.cpuUsage();
+      try {
+        return await replayRound(bus, input, options, metrics);
+      } finally {
+        const cpu = process.cpuUsage(cpu0);
+        cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      }
+    };
     const options = {
       partitions: flags.partitions,
       timeoutSeconds: flags.timeoutSeconds,
@@ -191,11 +203,9 @@ async function benchMetricsOverhead(flags: Flags): Promise<MetricsOverheadResult
             `${options.prefix}ecg.samples`,
             flags.scrapeIntervalSeconds,
             stats,
-            (metrics) => replayRound(bus, input, options, metrics),
+            timed,
           )
-        : await replayRound(bus, input, options, new Metrics({ enabled: false }));
-    const cpu = process.cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+        : await timed(new Metrics({ enabled: false }));
     if (!r.complete)
       throw new Error(`round ${round} (${mode}) did not complete within ${flags.timeoutSeconds}s`);
     log(
