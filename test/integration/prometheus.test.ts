@@ -199,11 +199,16 @@ describe('Prometheus scrapes the app', () => {
       const prefix = uniquePrefix('prometheus');
       let stdout = '';
       let stderr = '';
+      // The replay-and-consume stage of the main job; `--stages replay` keeps it to that where the
+      // command has grown the later stages (training, live classification).
+      const help = spawnSync(process.execPath, [MAIN, 'run', '--help'], { encoding: 'utf8' }).stdout;
+      const stages = help.includes('--stages') ? ['--stages', 'replay'] : [];
       app = spawn(
         process.execPath,
         [
           MAIN,
           'run',
+          ...stages,
           '--records',
           '100,101',
           '--brokers',
