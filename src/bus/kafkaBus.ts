@@ -9,6 +9,7 @@ import {
   Kafka,
   Partitioners,
   logLevel as KafkaLogLevel,
+  type Admin,
   type Consumer,
   type IHeaders,
   type LogEntry,
@@ -31,12 +32,15 @@ export interface KafkaBusOptions {
   /** Heartbeat period while a batch is being processed downstream. */
   heartbeatIntervalMs: number;
   sessionTimeoutMs: number;
+  /** How long ensureTopics waits for new topics to be served by their leaders. */
+  topicReadyTimeoutMs: number;
 }
 
 const DEFAULTS: Omit<KafkaBusOptions, 'brokers'> = {
   clientId: 'ecgflow',
   heartbeatIntervalMs: 3000,
   sessionTimeoutMs: 30000,
+  topicReadyTimeoutMs: 30000,
 };
 
 const LEVEL_NAMES: Record<number, string> = { [KafkaLogLevel.ERROR]: 'ERROR', [KafkaLogLevel.WARN]: 'WARN' };
@@ -97,6 +101,10 @@ export class KafkaBus implements Bus {
             configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
           })),
         });
+        // waitForLeaders only means the controller assigned leaders; the leader may not host the partition
+        // yet, and a producer arriving then fails with "does not host this topic-partition". ListOffsets is
+        // answered by the hosting leader alone, so poll it until every new partition answers.
+        for (const spec of missing) await this.waitUntilServed(admin, spec);
       }
       const present = specs.filter((s) => existing.has(s.topic));
       if (present.length > 0) {
@@ -115,6 +123,26 @@ export class KafkaBus implements Bus {
     } finally {
       await admin.disconnect();
     }
+  }
+
+  private async waitUntilServed(admin: Admin, spec: TopicSpec): Promise<void> {
+    const deadline = Date.now() + this.options.topicReadyTimeoutMs;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      try {
+        if ((await admin.fetchTopicOffsets(spec.topic)).length === spec.partitions) return;
+      } catch (err) {
+        lastError = err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new EcgflowError(
+      'TOPIC_NOT_READY',
+      `topic ${spec.topic} was created but its partitions were not served within ${this.options.topicReadyTimeoutMs} ms`,
+      { source: spec.topic },
+      true,
+      lastError,
+    );
   }
 
   async deleteTopics(topics: readonly string[]): Promise<void> {
