@@ -10,69 +10,25 @@ export function toTrainingEventMessage(
   timeMs = Date.now(),
 ): TrainingEventV1 {
   switch (event.kind) {
-    case 'epoch':
+    case 'epoch': {
+      const { kind: _kind, elapsedSeconds: _elapsed, ...summary } = event;
+      return { runId, timeMs, event: { 'ecgflow.EpochSummary': summary } };
+    }
+    case 'lipschitz': {
+      const { kind: _kind, ...estimate } = event;
+      return { runId, timeMs, event: { 'ecgflow.LipschitzEstimate': estimate } };
+    }
+    case 'growth': {
+      const { kind: _kind, trigger, ...growth } = event;
       return {
         runId,
         timeMs,
-        event: {
-          'ecgflow.EpochSummary': {
-            epoch: event.epoch,
-            trainLoss: event.trainLoss,
-            trainAccuracy: event.trainAccuracy,
-            validationLoss: event.validationLoss,
-            validationAccuracy: event.validationAccuracy,
-            learningRate: event.learningRate,
-            depth: event.depth,
-            parameters: event.parameters,
-            seconds: event.seconds,
-            backend: event.backend,
-          },
-        },
+        event: { 'ecgflow.Growth': { ...growth, trigger: trigger === 'forced' ? 'FORCED' : 'THRESHOLD' } },
       };
-    case 'lipschitz':
-      return {
-        runId,
-        timeMs,
-        event: {
-          'ecgflow.LipschitzEstimate': {
-            epoch: event.epoch,
-            perBlock: event.perBlock,
-            mean: event.mean,
-            smoothed: event.smoothed,
-            ratioToReference: event.ratioToReference,
-            seconds: event.seconds,
-          },
-        },
-      };
-    case 'growth':
-      return {
-        runId,
-        timeMs,
-        event: {
-          'ecgflow.Growth': {
-            epoch: event.epoch,
-            trigger: event.trigger === 'forced' ? 'FORCED' : 'THRESHOLD',
-            smoothedLipschitz: event.smoothedLipschitz,
-            ratio: event.ratio,
-            depthBefore: event.depthBefore,
-            depthAfter: event.depthAfter,
-            parametersBefore: event.parametersBefore,
-            parametersAfter: event.parametersAfter,
-          },
-        },
-      };
-    case 'checkpoint':
-      return {
-        runId,
-        timeMs,
-        event: {
-          'ecgflow.Checkpoint': {
-            epoch: event.epoch,
-            path: event.path,
-            modelVersion: event.modelVersion,
-            depth: event.depth,
-          },
-        },
-      };
+    }
+    case 'checkpoint': {
+      const { kind: _kind, ...checkpoint } = event;
+      return { runId, timeMs, event: { 'ecgflow.Checkpoint': checkpoint } };
+    }
   }
 }

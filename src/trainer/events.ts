@@ -1,53 +1,27 @@
 /**
- * What the trainer reports, as plain objects on an RxJS stream. The training pipeline maps them onto the
- * Avro `TrainingEvent` schema for `ecg.training.events`; the trainer itself knows nothing of Kafka.
+ * What the trainer reports, as plain objects on an RxJS stream: the fields of the `TrainingEvent` schema's
+ * members (schemas/training-event.avsc) plus a `kind` tag. The training pipeline publishes them on
+ * `ecg.training.events`; the trainer itself knows nothing of Kafka.
  */
+import type { Checkpoint, EpochSummary, Growth, LipschitzEstimate } from '../schemas/types';
 
-export interface EpochEvent {
+export interface EpochEvent extends EpochSummary {
   kind: 'epoch';
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  validationLoss: number | null;
-  validationAccuracy: number | null;
-  learningRate: number;
-  depth: number;
-  parameters: number;
-  /** Wall-clock seconds of this epoch (data, steps, validation, Lipschitz). */
-  seconds: number;
-  /** Wall-clock seconds since the run started, at the end of this epoch. */
+  /** Wall-clock seconds since the run started, at the end of this epoch (`seconds` is this epoch's). */
   elapsedSeconds: number;
-  backend: string;
 }
 
-export interface LipschitzEvent {
+export interface LipschitzEvent extends LipschitzEstimate {
   kind: 'lipschitz';
-  epoch: number;
-  perBlock: number[];
-  mean: number;
-  smoothed: number | null;
-  ratioToReference: number | null;
-  seconds: number;
 }
 
-export interface GrowthEvent {
+export interface GrowthEvent extends Omit<Growth, 'trigger'> {
   kind: 'growth';
-  epoch: number;
   trigger: 'threshold' | 'forced';
-  smoothedLipschitz: number;
-  ratio: number;
-  depthBefore: number;
-  depthAfter: number;
-  parametersBefore: number;
-  parametersAfter: number;
 }
 
-export interface CheckpointEvent {
+export interface CheckpointEvent extends Checkpoint {
   kind: 'checkpoint';
-  epoch: number;
-  path: string;
-  modelVersion: string;
-  depth: number;
 }
 
 export type TrainerEvent = EpochEvent | LipschitzEvent | GrowthEvent | CheckpointEvent;
