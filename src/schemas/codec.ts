@@ -11,7 +11,7 @@ import * as avro from 'avsc';
 import { MessageDecodeError, type ErrorLocation } from '../errors';
 import { projectRoot } from '../util/projectRoot';
 import { rabinFingerprint } from './fingerprint';
-import type { BeatV1, DeadLetterV1, PredictionV1, SampleChunkV1, TrainingEventV1 } from './types';
+import type { AlertV1, BeatV1, DeadLetterV1, PredictionV1, SampleChunkV1, TrainingEventV1 } from './types';
 
 const MAGIC = Buffer.from([0xc3, 0x01]);
 const HEADER_BYTES = 10;
@@ -23,6 +23,7 @@ export interface MessageTypes {
   Prediction: PredictionV1;
   TrainingEvent: TrainingEventV1;
   DeadLetter: DeadLetterV1;
+  Alert: AlertV1;
 }
 export type MessageTypeName = keyof MessageTypes;
 
@@ -32,6 +33,7 @@ const CURRENT_FILES: Record<MessageTypeName, string> = {
   Prediction: 'prediction.avsc',
   TrainingEvent: 'training-event.avsc',
   DeadLetter: 'dead-letter.avsc',
+  Alert: 'alert.avsc',
 };
 
 // Timestamps as plain epoch-millisecond numbers (not Date objects): cheaper, and exact for 2^53 ms.
@@ -141,6 +143,7 @@ export function getCodecs(): { [K in MessageTypeName]: Codec<MessageTypes[K]> } 
     Prediction: build('Prediction'),
     TrainingEvent: build('TrainingEvent'),
     DeadLetter: build('DeadLetter'),
+    Alert: build('Alert'),
   };
   return codecs;
 }

@@ -50,6 +50,30 @@ export interface PredictionV1 {
   modelVersion: string;
   publishedTimeMs: number;
   latencySeconds: number;
+  /** v2: R-peak acquisition to the acquisition of the sample that completed the beat; null from v1 writers. */
+  lookAheadSeconds: number | null;
+}
+
+export type AlertKind = 'VENTRICULAR_TACHYCARDIA' | 'ASYSTOLE' | 'UNKNOWN';
+
+export interface AlertBeat {
+  rPeakSampleIndex: number;
+  rPeakTimeMs: number;
+  predictedClass: string | null;
+}
+
+export interface AlertV1 {
+  alertId: string;
+  sourceId: string;
+  kind: AlertKind;
+  onsetSampleIndex: number;
+  onsetTimeMs: number;
+  detectedTimeMs: number;
+  heartRateBpm: number | null;
+  pauseSeconds: number | null;
+  beats: AlertBeat[];
+  modelVersion: string | null;
+  raisedTimeMs: number;
 }
 
 export interface EpochSummary {

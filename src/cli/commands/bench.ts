@@ -7,6 +7,7 @@ import { register as registerAdaptiveVsVanilla } from '../../bench/adaptiveVsVan
 import { register as registerMetricsOverhead } from '../../bench/metricsOverhead';
 import { register as registerPreprocess } from '../../bench/preprocess';
 import { register as registerReplay } from '../../bench/replay';
+import { register as registerServe } from '../../bench/serve';
 import { register as registerTrainStep } from '../../bench/trainStep';
 
 const benchmarks: ((bench: Command) => void)[] = [
@@ -15,6 +16,7 @@ const benchmarks: ((bench: Command) => void)[] = [
   registerMetricsOverhead,
   registerPreprocess,
   registerAdaptiveVsVanilla,
+  registerServe,
 ];
 
 export function register(program: Command): void {

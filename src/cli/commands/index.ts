@@ -5,14 +5,30 @@ import { register as bench } from './bench';
 import { register as detect } from './detect';
 import { register as evaluate } from './evaluate';
 import { register as info } from './info';
+import { register as ingest } from './ingest';
 import { register as replay } from './replay';
 import { register as run } from './run';
+import { register as serve } from './serve';
+import { register as simulate } from './simulate';
 import { register as train } from './train';
 import { register as registerData } from './data';
 
 type Register = (program: Command) => void;
 
-const commands: Register[] = [run, registerData, replay, beats, detect, train, evaluate, bench, info];
+const commands: Register[] = [
+  run,
+  registerData,
+  replay,
+  beats,
+  detect,
+  train,
+  evaluate,
+  serve,
+  ingest,
+  simulate,
+  bench,
+  info,
+];
 
 export function registerAll(program: Command): void {
   for (const register of commands) register(program);

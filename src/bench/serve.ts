@@ -1,0 +1,470 @@
+/**
+ * `ecgflow bench serve --patients 500 --seconds 60 --json`: live classification through a real Kafka
+ * broker under a sustained load of many simulated patients.
+ *
+ * Load: `--patients` sources, each an MIT-BIH record (MLII) from a different starting point (patient i
+ * uses record i mod 48 from (i div 48) x 131 s), each streamed as 1 s chunks at `--speed` times real time
+ * for `--seconds` of wall clock, their starts staggered over one 10 s window (patients join at different
+ * times; their 10 s normalisation windows do not all close at once). Chunks carry the
+ * replay clock's acquisition times (a chunk is published once its last sample is acquired), as the replay
+ * does. The serve pipeline (the real one: consumer group on the samples topic, detector-driven
+ * segmentation, STFT, micro-batches, native TensorFlow, predictions written to Kafka and flushed before
+ * the ack) runs in the same process. The model is `--model DIR` or a fresh ResNet of `--depth` (weights do
+ * not change the cost of inference).
+ *
+ * Figures, over the predictions published after a `--warmup-seconds` warm-up until the load stops:
+ * beats/s sustained; end-to-end latency from the R-peak's acquisition to the prediction's publication,
+ * split into the inherent segmentation look-ahead (R-peak to the last sample of the chunk that completed
+ * the beat, at the replay clock) and the processing part (that sample's acquisition to publication:
+ * Kafka in and out, waiting for the consumer, the operator chain, inference). A histogram of both is
+ * written as a picture. Every prediction is checked to be on the predictions topic, once.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Command } from 'commander';
+import { tap } from 'rxjs';
+import { runServe } from '../../pipelines/serve';
+import { KafkaBus } from '../bus/kafkaBus';
+import { BatchingSink } from '../bus/sink';
+import { topicNames, topicSpecs } from '../bus/topics';
+import { parsePositiveNumber, addBrokersOption, addDataDirOption, addJsonOption } from '../cli/options';
+import { serveConfigFrom } from '../cli/serving';
+import { resolveBrokers, resolveDataDir } from '../config/settings';
+import { ensureBroker } from '../kafka/localBroker';
+import { instrumentSource } from '../metrics/instrument';
+import { Metrics } from '../metrics/registry';
+import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
+import { resnetConfig } from '../model/config';
+import { saveResNet } from '../model/io';
+import { ResNet } from '../model/resnet';
+import { writePicture } from '../report/png';
+import { lineChartSvg } from '../report/svg';
+import { DEFAULT_SERVE_ENGINE_CONFIG } from '../serving/engine';
+import { Quantiles } from '../serving/liveScore';
+import type { LoadReport, LoadSpec } from './serveLoad';
+import { loadServingModel, ModelManager, versionOfModelDir } from '../serving/modelManager';
+import { loadTf, resolveBackendPreference, runtimeSummary } from '../tf/backend';
+import { log, printJson, table } from '../util/output';
+import { AAMI_CLASSES } from '../wfdb/labels';
+import { listRecords } from '../wfdb/record';
+
+interface Flags {
+  patients: number;
+  seconds: number;
+  speed: number;
+  warmupSeconds: number;
+  partitions: number;
+  instances: number;
+  depth: number;
+  model?: string;
+  maxBatchBeats: number;
+  maxWaitMs: number;
+  maxBytesPerPartition: number;
+  out: string;
+  tfBackend?: string;
+  dataDir?: string;
+  brokers?: string;
+  json?: boolean;
+}
+
+export interface ServeBenchResult {
+  patients: number;
+  speed: number;
+  loadSeconds: number;
+  offeredSamplesPerSecond: number;
+  chunks: number;
+  predictions: number;
+  duplicates: number;
+  onTopic: number;
+  measuredSeconds: number;
+  beatsPerSecond: number;
+  latency: {
+    endToEndP50: number | null;
+    endToEndP99: number | null;
+    lookAheadP50: number | null;
+    lookAheadP99: number | null;
+    processingP50: number | null;
+    processingP99: number | null;
+    processingMax: number | null;
+    processingWithinObjective: number | null;
+  };
+  /** Publication of a chunk to its arrival at serve (producer linger, broker, fetch), seconds. */
+  transitP50: number | null;
+  transitP99: number | null;
+  /** The completing chunk reaching serve's engine to the prediction written, seconds. */
+  inEngineP50: number | null;
+  inEngineP99: number | null;
+  consumedBatches: number;
+  meanConsumedBatchMessages: number;
+  /** From a consumed batch's arrival to its ack (chain, inference, predictions flushed). */
+  meanConsumedBatchMs: number;
+  /** Largest delay of a chunk's publication behind its due time in the load generator (ms). */
+  loadMaxLateMs: number;
+  instances: number;
+  microBatches: number;
+  meanMicroBatchBeats: number;
+  model: string;
+  depth: number;
+  backend: string;
+  partitions: number;
+  broker: string;
+  pictures: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function register(bench: Command): void {
+  const cmd = bench
+    .command('serve')
+    .description(
+      'live classification of many simulated patients through a real Kafka broker: beats/s, latency p50/p99',
+    )
+    .option('--patients <n>', 'simulated patients (sources)', parsePositiveNumber('patients'), 500)
+    .option('--seconds <s>', 'wall-clock seconds of sustained load', parsePositiveNumber('seconds'), 60)
+    .option(
+      '--speed <factor>',
+      'each patient streams at this multiple of real time',
+      parsePositiveNumber('speed'),
+      4,
+    )
+    .option(
+      '--warmup-seconds <s>',
+      'predictions before this are not measured (look-ahead fill, JIT)',
+      parsePositiveNumber('warmup-seconds'),
+      15,
+    )
+    .option('--partitions <n>', 'partitions of the samples topic', parsePositiveNumber('partitions'), 6)
+    .option(
+      '--instances <n>',
+      'serve instances in the consumer group (in this process)',
+      parsePositiveNumber('instances'),
+      2,
+    )
+    .option(
+      '--depth <d>',
+      'depth of the fresh model when no --model is given (6n+2)',
+      parsePositiveNumber('depth'),
+      14,
+    )
+    .option('--model <dir>', 'serve this saved model instead of a fresh one')
+    .option(
+      '--max-batch-beats <n>',
+      'most beats per inference micro-batch',
+      parsePositiveNumber('max-batch-beats'),
+      DEFAULT_SERVE_ENGINE_CONFIG.maxBatchBeats,
+    )
+    .option(
+      '--max-wait-ms <ms>',
+      'longest a beat waits for its micro-batch',
+      parsePositiveNumber('max-wait-ms'),
+      DEFAULT_SERVE_ENGINE_CONFIG.maxWaitMs,
+    )
+    .option(
+      '--max-bytes-per-partition <bytes>',
+      'Kafka fetch size per partition',
+      parsePositiveNumber('max-bytes-per-partition'),
+      262_144,
+    )
+    .option('--out <dir>', 'where the latency pictures go', path.join('out', 'bench-serve'))
+    .option('--tf-backend <name>', 'auto, native, gpu or js');
+  addDataDirOption(cmd);
+  addBrokersOption(cmd);
+  addJsonOption(cmd);
+  cmd.action(async (flags: Flags) => {
+    const result = await benchServe(flags);
+    if (flags.json) printJson(result);
+    else
+      process.stdout.write(
+        `${table([
+          [
+            'beats/s',
+            'e2e p50',
+            'e2e p99',
+            'look-ahead p50',
+            'processing p50',
+            'processing p99',
+            'predictions',
+            'duplicates',
+          ],
+          [
+            Math.round(result.beatsPerSecond),
+            result.latency.endToEndP50 ?? '-',
+            result.latency.endToEndP99 ?? '-',
+            result.latency.lookAheadP50 ?? '-',
+            result.latency.processingP50 ?? '-',
+            result.latency.processingP99 ?? '-',
+            result.predictions,
+            result.duplicates,
+          ],
+        ])}\n`,
+      );
+  });
+}
+
+function histogram(values: Float64Array, binWidth: number, maxValue: number): [number, number][] {
+  const bins = Math.max(1, Math.ceil(maxValue / binWidth));
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of values) counts[Math.min(bins - 1, Math.max(0, Math.floor(v / binWidth)))]++;
+  const total = values.length || 1;
+  return counts.map((c, i) => [(i + 0.5) * binWidth, (100 * c) / total]);
+}
+
+export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
+  const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
+  const dataDir = resolveDataDir(flags.dataDir);
+  const records = await listRecords(dataDir);
+  const given = resolveBrokers(flags.brokers);
+  const broker =
+    given === undefined
+      ? await ensureBroker({ name: 'bench' })
+      : { brokers: given, started: false, stop: async () => undefined };
+  const bus = new KafkaBus({ brokers: broker.brokers, clientId: 'ecgflow-bench-serve' });
+  const runId = `${Date.now()}-${process.pid}`;
+  const topics = topicNames(`bench-serve-${runId}.`);
+  const metrics = new Metrics({ defaultMetrics: false });
+  const tmpModel =
+    flags.model === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-bench-serve-')) : undefined;
+  try {
+    // The model: a saved one, or a fresh one saved and loaded the way serve loads any model.
+    let modelDir = flags.model;
+    if (modelDir === undefined) {
+      const fresh = ResNet.create(resnetConfig({ depth: flags.depth }), { seed: 1 });
+      await saveResNet(fresh, tmpModel as string);
+      fresh.dispose();
+      modelDir = tmpModel as string;
+    }
+    const expected = { inputShape: SPECTROGRAM_INPUT_SHAPE, classes: AAMI_CLASSES };
+    const models = new ModelManager(
+      loadServingModel(modelDir, versionOfModelDir(modelDir), expected),
+      expected,
+    );
+
+    const chunkSeconds = 1;
+    const benchStart = Date.now() + 5000;
+    await bus.ensureTopics(topicSpecs(topics, { samples: flags.partitions }));
+    const config = serveConfigFrom(
+      {
+        ...DEFAULT_SERVE_ENGINE_CONFIG,
+        maxBatchBeats: flags.maxBatchBeats,
+        maxWaitMs: flags.maxWaitMs,
+        asystoleSeconds: 4,
+        vtMinBeats: 3,
+        vtMinRate: 100,
+        idleSourceSeconds: 0,
+        lookBackSeconds: 0,
+      },
+      topics,
+    );
+    const seen = new Set<string>();
+    let predictions = 0;
+    let duplicates = 0;
+    const processing = new Quantiles();
+    const lookAhead = new Quantiles();
+    const endToEnd = new Quantiles();
+    let measured = 0;
+    const loadEndMs = benchStart + flags.seconds * 1000;
+    const measureFromMs = benchStart + flags.warmupSeconds * 1000;
+    // Transit: from a chunk's publication (its last sample acquired) to its arrival at serve.
+    const transit = new Quantiles();
+    const inEngine = new Quantiles();
+    const chunkWallMs = (1000 * chunkSeconds) / flags.speed;
+    // Serve instances in one consumer group (each with its own consumer, sinks and operator state), as
+    // separate processes would be; they share this process's CPU and the model snapshot.
+    const instances = [];
+    for (let i = 0; i < flags.instances; i++) {
+      const raw = bus.source({
+        groupId: `bench-serve-${runId}`,
+        topics: [topics.samples],
+        fromBeginning: true,
+        maxBytesPerPartition: flags.maxBytesPerPartition,
+      });
+      const timed = {
+        batches$: raw.batches$.pipe(
+          tap((batch) => {
+            const now = Date.now();
+            if (now < measureFromMs || now > loadEndMs) return;
+            for (const m of batch.messages) transit.add((now - m.timestampMs - chunkWallMs) / 1000);
+          }),
+        ),
+        stopped: () => raw.stopped(),
+      };
+      const sinks = [
+        new BatchingSink(await bus.producer()),
+        new BatchingSink(await bus.producer()),
+        new BatchingSink(await bus.producer()),
+      ];
+      const run = runServe(config, {
+        source: instrumentSource(timed, metrics, 'serve'),
+        models,
+        predictionsSink: sinks[0],
+        alertsSink: sinks[1],
+        deadLetterSink: sinks[2],
+        metrics,
+        log,
+        onPrediction: ({ prediction: p, recovered, inEngineSeconds }) => {
+          predictions++;
+          if (seen.has(p.dedupKey)) duplicates++;
+          seen.add(p.dedupKey);
+          if (recovered || p.publishedTimeMs < measureFromMs || p.publishedTimeMs > loadEndMs) return;
+          measured++;
+          const look = (p.lookAheadSeconds ?? 0) / flags.speed;
+          lookAhead.add(look);
+          processing.add(p.latencySeconds);
+          endToEnd.add(look + p.latencySeconds);
+          inEngine.add(inEngineSeconds);
+        },
+      });
+      instances.push({ run, sinks });
+    }
+
+    log(
+      `bench serve: ${flags.patients} patients at ${flags.speed}x real time for ${flags.seconds} s through Kafka at ${broker.brokers.join(',')} (${flags.partitions} partitions); model ${models.current.version} (depth ${models.current.depth}) on ${JSON.stringify(runtimeSummary(runtime))}`,
+    );
+    // The load, in a worker thread: its publication times must not wait for serve's event loop.
+    const spec: LoadSpec = {
+      brokers: broker.brokers,
+      topic: topics.samples,
+      dataDir,
+      records,
+      patients: flags.patients,
+      speed: flags.speed,
+      seconds: flags.seconds,
+      startMs: benchStart,
+    };
+    const load = await new Promise<LoadReport>((resolve, reject) => {
+      const worker = new Worker(path.join(__dirname, 'serveLoad.js'), { workerData: spec });
+      let lastReport = Date.now();
+      worker.on('message', (m: { kind: string; chunks?: number; report?: LoadReport; message?: string }) => {
+        if (m.kind === 'progress' && Date.now() - lastReport >= 5000) {
+          lastReport = Date.now();
+          log(
+            `bench serve: ${Math.round((Date.now() - benchStart) / 1000)} s: ${m.chunks} chunks published, ${predictions} predictions`,
+          );
+        } else if (m.kind === 'done') resolve(m.report as LoadReport);
+        else if (m.kind === 'error') reject(new Error(`load generator: ${m.message}`));
+      });
+      worker.on('error', reject);
+    });
+    const chunks = load.chunks;
+    const samplesPublished = load.samples;
+    const measuredSeconds = (loadEndMs - measureFromMs) / 1000;
+    // Let the pipeline drain what was published, then stop it (flushing what the chain still holds).
+    await sleep(3000);
+    for (const instance of instances) instance.run.stop();
+    const summaries = await Promise.all(instances.map((i) => i.run.done));
+    await Promise.all(instances.flatMap((i) => i.sinks.map((sink) => sink.close())));
+    const microBatches = summaries.reduce((n, x) => n + x.microBatches, 0);
+    const classified = summaries.reduce((n, x) => n + x.predictions, 0);
+    const onTopic = (await bus.endOffsets(topics.predictions)).reduce((a, b) => a + b, 0);
+    const sumCount = async (h: { get(): Promise<{ values: { metricName?: string; value: number }[] }> }) => {
+      const values = (await h.get()).values;
+      const pick = (suffix: string) =>
+        values.filter((v) => v.metricName?.endsWith(suffix)).reduce((a, v) => a + v.value, 0);
+      return { sum: pick('_sum'), count: pick('_count') };
+    };
+    const batchTime = await sumCount(metrics.batchDuration);
+    const batchSize = await sumCount(metrics.consumedBatchSize);
+    const modelVersion = models.current.version;
+    const modelDepth = models.current.depth;
+    models.dispose();
+
+    fs.mkdirSync(flags.out, { recursive: true });
+    const proc = processing.all();
+    const e2e = endToEnd.all();
+    const procMaxMs = Math.max(250, 1000 * (processing.quantile(0.999) ?? 0.25));
+    const pictures = [
+      ...writePicture(
+        path.join(flags.out, 'processing-latency'),
+        lineChartSvg({
+          title: `serve: processing latency, ${flags.patients} patients at ${flags.speed}x (${Math.round(measured / measuredSeconds)} beats/s)`,
+          xLabel: 'acquisition of the completing sample -> prediction published (ms)',
+          yLabel: '% of beats',
+          series: [
+            {
+              name: 'processing',
+              points: histogram(
+                proc.map((v) => v * 1000),
+                Math.max(1, procMaxMs / 60),
+                procMaxMs,
+              ),
+            },
+          ],
+          markers: [
+            { x: 200, label: 'objective 200 ms', color: '#d62728' },
+            { x: 1000 * (processing.quantile(0.99) ?? 0), label: 'p99', color: '#555' },
+          ],
+        }),
+      ),
+      ...writePicture(
+        path.join(flags.out, 'end-to-end-latency'),
+        lineChartSvg({
+          title: `serve: end-to-end latency from the R-peak (replay clock ${flags.speed}x)`,
+          xLabel: 'R-peak acquired -> prediction published (s, wall clock)',
+          yLabel: '% of beats',
+          series: [
+            {
+              name: 'end to end',
+              points: histogram(
+                e2e,
+                Math.max(0.01, (endToEnd.quantile(0.999) ?? 1) / 60),
+                endToEnd.quantile(0.999) ?? 1,
+              ),
+            },
+          ],
+          markers: [{ x: endToEnd.quantile(0.99) ?? 0, label: 'p99', color: '#555' }],
+        }),
+      ),
+    ];
+    let within = 0;
+    for (const v of proc) if (v <= 0.2) within++;
+    const r3 = (x: number | null) => (x === null ? null : Number(x.toFixed(3)));
+    return {
+      patients: flags.patients,
+      speed: flags.speed,
+      loadSeconds: flags.seconds,
+      offeredSamplesPerSecond: Math.round(samplesPublished / flags.seconds),
+      chunks,
+      predictions,
+      duplicates,
+      onTopic,
+      measuredSeconds,
+      beatsPerSecond: measured / measuredSeconds,
+      latency: {
+        endToEndP50: r3(endToEnd.quantile(0.5)),
+        endToEndP99: r3(endToEnd.quantile(0.99)),
+        lookAheadP50: r3(lookAhead.quantile(0.5)),
+        lookAheadP99: r3(lookAhead.quantile(0.99)),
+        processingP50: r3(processing.quantile(0.5)),
+        processingP99: r3(processing.quantile(0.99)),
+        processingMax: r3(processing.quantile(1)),
+        processingWithinObjective: proc.length === 0 ? null : Number((within / proc.length).toFixed(4)),
+      },
+      transitP50: r3(transit.quantile(0.5)),
+      transitP99: r3(transit.quantile(0.99)),
+      inEngineP50: r3(inEngine.quantile(0.5)),
+      inEngineP99: r3(inEngine.quantile(0.99)),
+      consumedBatches: batchSize.count,
+      meanConsumedBatchMessages:
+        batchSize.count > 0 ? Number((batchSize.sum / batchSize.count).toFixed(1)) : 0,
+      meanConsumedBatchMs:
+        batchTime.count > 0 ? Number(((1000 * batchTime.sum) / batchTime.count).toFixed(1)) : 0,
+      loadMaxLateMs: Math.round(load.maxLateMs),
+      instances: flags.instances,
+      microBatches,
+      meanMicroBatchBeats: microBatches > 0 ? Number((classified / microBatches).toFixed(1)) : 0,
+      model: modelVersion,
+      depth: modelDepth,
+      backend: runtime.backend,
+      partitions: flags.partitions,
+      broker: broker.started ? 'local (scripts/kafka/broker.sh)' : broker.brokers.join(','),
+      pictures,
+    };
+  } finally {
+    await bus.deleteTopics(Object.values(topics)).catch(() => undefined);
+    await bus.close();
+    await broker.stop();
+    if (tmpModel !== undefined) fs.rmSync(tmpModel, { recursive: true, force: true });
+  }
+}

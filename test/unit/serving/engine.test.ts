@@ -1,0 +1,294 @@
+/**
+ * The serve engine with a stand-in operator chain (one beat per chunk, so every count is exact), a
+ * controllable clock and a producer whose sends can be held: the ack discipline (a batch's handler
+ * resolves only once its predictions are acknowledged), micro-batches bounded by size and by time,
+ * model swaps only between micro-batches (a failed load leaves the last good model serving), and the
+ * re-reading of history for a source met mid-stream.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EMPTY, mergeMap, of, type OperatorFunction } from 'rxjs';
+import { rhythmAlerts } from '../../../operators/rhythmAlerts';
+import type { BeatSpectrogram, SampleChunkLike } from '../../../operators/types';
+import type { DecodedMessage } from '../../../src/bus/deadLetter';
+import { BatchingSink } from '../../../src/bus/sink';
+import type { OutgoingMessage, Producer } from '../../../src/bus/types';
+import { Metrics } from '../../../src/metrics/registry';
+import { resnetConfig } from '../../../src/model/config';
+import { saveResNet } from '../../../src/model/io';
+import { ResNet } from '../../../src/model/resnet';
+import { getCodecs } from '../../../src/schemas/codec';
+import type { PredictionV1, SampleChunkV1 } from '../../../src/schemas/types';
+import { ServeEngine, type PredictionInfo, type ServeEngineConfig } from '../../../src/serving/engine';
+import { loadServingModel, ModelManager, versionOfModelDir } from '../../../src/serving/modelManager';
+import type { HistoryRequest, SampleHistory } from '../../../src/serving/sampleHistory';
+import { loadTf } from '../../../src/tf/backend';
+
+const EXPECTED = { inputShape: [17, 39, 1] as const, classes: ['N', 'S', 'V', 'F', 'Q'] as const };
+let dir: string;
+let modelA: string;
+let modelB: string;
+
+before(async () => {
+  await loadTf();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-engine-'));
+  modelA = path.join(dir, 'a');
+  modelB = path.join(dir, 'b');
+  for (const [out, seed] of [
+    [modelA, 1],
+    [modelB, 2],
+  ] as const) {
+    const m = ResNet.create(resnetConfig({ depth: 8 }), { seed });
+    await saveResNet(m, out);
+    m.dispose();
+  }
+});
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A producer that records what it is sent; `hold()` makes sends wait until `release()`. */
+class RecordingProducer implements Producer {
+  readonly sent: { topic: string; message: OutgoingMessage }[] = [];
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+  async send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.gate !== undefined) await this.gate;
+    for (const message of messages) this.sent.push({ topic, message });
+  }
+  async close(): Promise<void> {}
+  predictions(): PredictionV1[] {
+    return this.sent
+      .filter((s) => s.topic === 'predictions')
+      .map((s) => getCodecs().Prediction.decode(s.message.value));
+  }
+}
+
+const chunk = (sourceId: string, sequenceNumber: number, endOfStream = false): SampleChunkV1 => ({
+  sourceId,
+  lead: 'II',
+  sampleRateHz: 360,
+  firstSampleIndex: sequenceNumber * 360,
+  acquisitionTimeMs: 1_000_000 + sequenceNumber * 1000,
+  sequenceNumber,
+  gainAduPerMv: 1000,
+  baselineAdu: 0,
+  samples: endOfStream ? [] : new Array<number>(360).fill(0),
+  annotations: [],
+  endOfStream,
+});
+
+const decoded = (chunks: SampleChunkV1[], firstOffset = 0): DecodedMessage<SampleChunkV1>[] =>
+  chunks.map((value, i) => ({
+    value,
+    message: {
+      topic: 'samples',
+      partition: 0,
+      offset: String(firstOffset + i),
+      key: value.sourceId,
+      value: Buffer.alloc(0),
+      timestampMs: value.acquisitionTimeMs,
+      headers: {},
+    },
+  }));
+
+interface Harness {
+  engine: ServeEngine;
+  producer: RecordingProducer;
+  models: ModelManager;
+  clock: { t: number };
+  infos: PredictionInfo[];
+  /** The clock when each prediction was written. */
+  times: number[];
+  history: HistoryRequest[];
+}
+
+/** The stand-in chain: one beat per non-empty chunk, R-peak at the chunk's middle; `onChunk` runs first. */
+function harness(
+  config: Partial<ServeEngineConfig> = {},
+  onChunk: (c: SampleChunkLike) => void = () => undefined,
+  history?: SampleHistory,
+): Harness {
+  const producer = new RecordingProducer();
+  const sink = new BatchingSink(producer, { lingerMs: 0 });
+  const clock = { t: 0 };
+  const infos: PredictionInfo[] = [];
+  const times: number[] = [];
+  const requests: HistoryRequest[] = [];
+  const models = new ModelManager(
+    loadServingModel(modelA, versionOfModelDir(modelA), EXPECTED),
+    EXPECTED,
+    {},
+    (fn) => fn(),
+  );
+  const chain = (): OperatorFunction<SampleChunkLike, BeatSpectrogram> =>
+    mergeMap((c) => {
+      onChunk(c);
+      if (c.samples.length === 0) return EMPTY;
+      const beat: BeatSpectrogram = {
+        sourceId: c.sourceId,
+        rPeakIndex: c.firstSampleIndex + 180,
+        rPeakSourceIndex: c.firstSampleIndex + 180,
+        rPeakTimeMs: c.acquisitionTimeMs + 500,
+        sourceSampleRateHz: 360,
+        beatSampleRateHz: 125,
+        samples: new Float32Array(187),
+        rrSamples: 100,
+        origin: 'detector',
+        symbol: null,
+        beatClass: null,
+        spectrogram: new Float32Array(17 * 39).fill((c.sequenceNumber % 7) / 7),
+        bins: 17,
+        frames: 39,
+      };
+      return of(beat);
+    });
+  const engine = new ServeEngine(
+    {
+      predictionsTopic: 'predictions',
+      alertsTopic: 'alerts',
+      maxBatchBeats: 256,
+      maxWaitMs: 50,
+      lookBackSeconds: 0,
+      idleSourceSeconds: 0,
+      ...config,
+    },
+    {
+      chain,
+      alerts: rhythmAlerts(),
+      models,
+      predictionsSink: sink,
+      alertsSink: new BatchingSink(producer, { lingerMs: 0 }),
+      metrics: new Metrics({ defaultMetrics: false }),
+      history:
+        history === undefined
+          ? undefined
+          : {
+              fetch: (r) => {
+                requests.push(r);
+                return history.fetch(r);
+              },
+            },
+      log: () => undefined,
+      now: () => clock.t,
+      onPrediction: (i) => {
+        infos.push(i);
+        times.push(clock.t);
+      },
+    },
+  );
+  return { engine, producer, models, clock, infos, times, history: requests };
+}
+
+describe('serve engine', () => {
+  it("resolves a batch's handler only once its predictions are acknowledged by the bus", async () => {
+    const h = harness();
+    h.producer.hold();
+    let done = false;
+    const handled = h.engine
+      .handleBatch(decoded([chunk('p', 0), chunk('q', 0), chunk('p', 1)]))
+      .then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(done, false, 'the handler waits for the sends');
+    h.producer.release();
+    await handled;
+    const predictions = h.producer.predictions();
+    assert.deepEqual(predictions.map((p) => p.dedupKey).sort(), ['p:180', 'p:540', 'q:180']);
+    assert.ok(
+      predictions.every((p) => p.modelVersion === versionOfModelDir(modelA) && p.probabilities.length === 5),
+    );
+    h.models.dispose();
+  });
+
+  it('closes a micro-batch when it is full, and when its oldest beat has waited maxWaitMs', async () => {
+    const sized = harness({ maxBatchBeats: 4, maxWaitMs: 1e9 });
+    await sized.engine.handleBatch(decoded(Array.from({ length: 10 }, (_, k) => chunk('p', k))));
+    assert.equal(sized.engine.stats.microBatches, 3, '4 + 4 + 2');
+    sized.models.dispose();
+
+    // Each chunk takes 30 ms of the (virtual) clock: the first beat has waited 60 ms when the third
+    // chunk is done, so the first three leave together, mid-batch; the fourth leaves at the batch's end.
+    const timed = harness({ maxBatchBeats: 1000, maxWaitMs: 50 }, () => (timed.clock.t += 30));
+    await timed.engine.handleBatch(decoded(Array.from({ length: 4 }, (_, k) => chunk('p', k))));
+    assert.equal(timed.engine.stats.microBatches, 2);
+    assert.deepEqual(timed.times, [90, 90, 90, 120]);
+    timed.models.dispose();
+  });
+
+  it('swaps to a new model only between micro-batches; a model that fails to load leaves the last good one serving', async () => {
+    let loadRequested = false;
+    const h = harness({ maxBatchBeats: 2, maxWaitMs: 1e9 }, (c) => {
+      // While the third chunk goes through the chain (in the middle of a micro-batch): a bad model, then a good one.
+      if (c.sequenceNumber === 2 && !loadRequested) {
+        loadRequested = true;
+        h.models.requestLoad(path.join(dir, 'missing'), 'broken');
+      }
+    });
+    await h.engine.handleBatch(decoded(Array.from({ length: 4 }, (_, k) => chunk('p', k))));
+    await h.models.idle();
+    assert.equal(h.models.failures.length, 1);
+    assert.match(h.models.failures[0].reason, /config\.json/);
+    h.models.requestLoad(modelB, versionOfModelDir(modelB));
+    await h.models.idle();
+    assert.equal(h.models.current.version, versionOfModelDir(modelA), 'loaded, not yet current');
+    await h.engine.handleBatch(
+      decoded(
+        Array.from({ length: 4 }, (_, k) => chunk('p', k + 4)),
+        4,
+      ),
+    );
+    const versions = h.producer.predictions().map((p) => p.modelVersion);
+    assert.deepEqual(versions, [
+      ...new Array<string>(4).fill(versionOfModelDir(modelA)),
+      ...new Array<string>(4).fill(versionOfModelDir(modelB)),
+    ]);
+    assert.equal(
+      new Set(h.producer.predictions().map((p) => p.dedupKey)).size,
+      8,
+      'each beat classified once',
+    );
+    assert.equal(h.models.swaps, 1);
+    h.models.dispose();
+  });
+
+  it('re-reads the history of a source met mid-stream and feeds it first', async () => {
+    const earlier = [chunk('p', 48), chunk('p', 49)];
+    const h = harness({ lookBackSeconds: 30 }, () => undefined, {
+      fetch: async () => ({ chunks: new Map([['p', earlier]]), messagesRead: 2, complete: true }),
+    });
+    await h.engine.handleBatch(decoded([chunk('p', 50), chunk('q', 0)], 100));
+    assert.equal(h.history.length, 1, 'one read for the batch');
+    const request = h.history[0];
+    assert.equal(request.beforeOffset, 100);
+    assert.deepEqual(
+      [...request.sources],
+      [['p', { fromSampleIndex: 50 * 360 - 30 * 360, afterSequence: -1 }]],
+      'q started at 0: not late',
+    );
+    assert.deepEqual(
+      h.infos.map((i) => [i.prediction.dedupKey, i.recovered]),
+      [
+        ['p:17460', true],
+        ['p:17820', true],
+        ['p:18180', false],
+        ['q:180', false],
+      ],
+    );
+    // Chunks missing since the last one seen (sequence 50 -> 54) are re-read too.
+    await h.engine.handleBatch(decoded([chunk('p', 54)], 200));
+    assert.deepEqual(
+      [...h.history[1].sources],
+      [['p', { fromSampleIndex: 54 * 360 - 30 * 360, afterSequence: 50 }]],
+    );
+    h.models.dispose();
+  });
+});
