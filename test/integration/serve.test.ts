@@ -171,10 +171,10 @@ after(async () => {
 });
 
 describe('serve on the real broker', () => {
-  it('simulator -> MLLP gateway -> samples -> serve -> predictions agrees with the offline classification', async () => {
+  it('simulator -> MLLP gateway -> samples -> serve -> predictions agrees with the offline classification', async (t) => {
     const topics = await freshTopics('serve-mllp');
     const metrics = new Metrics({ defaultMetrics: false });
-    const seconds = 150;
+    const seconds = 600;
     const samplesSink = new BatchingSink(await bus.producer(), { lingerMs: 1 });
     const deadLetterSink = new BatchingSink(await bus.producer());
     const ingest = await startIngest(
@@ -250,6 +250,9 @@ describe('serve on the real broker', () => {
       matched++;
       if (p.predictedClass === cls) agree++;
     }
+    t.diagnostic(
+      `offline beats ${offline.size}, live predictions ${live.length}, matched ${matched}, same class ${agree}`,
+    );
     assert.ok(offline.size > 150, `offline beats: ${offline.size}`);
     assert.ok(
       matched >= 0.99 * offline.size,
@@ -268,7 +271,7 @@ describe('serve on the real broker', () => {
     assert.ok(live.filter((p) => p.lookAheadSeconds !== null).length > 0.8 * live.length);
   });
 
-  it('swaps models between micro-batches in the middle of a stream: nothing lost, nothing classified twice, a bad model reported', async () => {
+  it('swaps models between micro-batches in the middle of a stream: nothing lost, nothing classified twice, a bad model reported', async (t) => {
     const topics = await freshTopics('serve-swap');
     const metrics = new Metrics({ defaultMetrics: false });
     const records = ['100', '119'];
@@ -372,6 +375,9 @@ describe('serve on the real broker', () => {
       assert.ok(p !== undefined, `beat ${key} was never classified`);
       if (p.predictedClass === (p.modelVersion === versionA ? byA : byB).get(key)) agree++;
     }
+    t.diagnostic(
+      `beats ${beats.length}, predictions ${live.length}, by model ${JSON.stringify(Object.fromEntries([versionA, versionB].map((v) => [v, live.filter((p) => p.modelVersion === v).length])))}, as offline ${agree}`,
+    );
     assert.equal(byKey.size, beats.length, 'exactly the offline beats were classified');
     assert.ok(
       agree >= 0.999 * beats.length,
@@ -391,7 +397,7 @@ describe('serve on the real broker', () => {
     }
   });
 
-  it('a killed serve instance: the other instance of the group takes its partitions over without losing a beat', async () => {
+  it('a killed serve instance: the other instance of the group takes its partitions over without losing a beat', async (t) => {
     const topics = await freshTopics('serve-kill');
     // Records on different partitions (murmur2 of the key), so that both instances have work.
     const records = ['100', '105', '201', '203', '215'];
@@ -495,6 +501,9 @@ describe('serve on the real broker', () => {
         (i) => Math.abs(i - b.rPeakSourceIndex) <= 0.15 * b.sourceSampleRateHz,
       );
     });
+    t.diagnostic(
+      `offline beats ${beats.length}, predictions ${live.length} (${live.length - keys.size} repeated after the takeover), exact keys ${beats.filter((b) => keys.has(`${b.sourceId}:${b.rPeakSourceIndex}`)).length}, without a prediction ${missing.length}`,
+    );
     assert.deepEqual(
       missing.map((b) => `${b.sourceId}:${b.rPeakSourceIndex}`),
       [],
