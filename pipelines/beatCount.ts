@@ -4,7 +4,6 @@
  * with `runId` it counts only that run's beats (header `ecgflow-run`), so a shared topic can hold older
  * runs. It resolves once `expectedBeats` beats were counted, or at the timeout.
  */
-import type { Subscription } from 'rxjs';
 import { consumeDecoded } from '../src/bus/consume';
 import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
@@ -14,6 +13,7 @@ import type { Metrics } from '../src/metrics/registry';
 import { getCodecs } from '../src/schemas/codec';
 import type { BeatV1 } from '../src/schemas/types';
 import { RUN_HEADER } from './preprocess';
+import { runUntilDone } from '../src/stream/runUntilDone';
 
 export interface BeatCountConfig {
   /** Finish once this many beats were counted (a promise: the count may only be known later). */
@@ -43,26 +43,9 @@ export function runBeatCount(
   const deadLetters = new DeadLetterWriter(deadLetterSink, config.deadLetterTopic, stage, {
     inc: (labels) => metrics.deadLetters.inc(labels),
   });
-  return new Promise<BeatCountResult>((resolve, reject) => {
-    let settled = false;
-    const running: { subscription?: Subscription } = {};
-    const settle = (complete: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      running.subscription?.unsubscribe();
-      resolve({ complete, duplicates, ...tally.summary() });
-    };
-    const timer = setTimeout(() => settle(false), config.timeoutMs);
-    let expected = Infinity;
-    Promise.resolve(config.expectedBeats).then(
-      (n) => {
-        expected = n;
-        if (tally.total >= expected) settle(true);
-      },
-      () => settle(false),
-    );
-    running.subscription = consumeDecoded<BeatV1>({
+  let expected = Infinity;
+  const run = runUntilDone<BeatCountResult>({
+    stream: consumeDecoded<BeatV1>({
       source,
       codec: getCodecs().Beat,
       deadLetters,
@@ -80,17 +63,17 @@ export function runBeatCount(
           onBeat(value);
         }
       },
-    }).subscribe({
-      next: () => {
-        if (tally.total >= expected) settle(true);
-      },
-      error: (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(err);
-      },
-    });
-    if (settled) running.subscription.unsubscribe();
+    }),
+    isDone: () => tally.total >= expected,
+    result: (complete) => ({ complete, duplicates, ...tally.summary() }),
+    timeoutMs: config.timeoutMs,
   });
+  Promise.resolve(config.expectedBeats).then(
+    (n) => {
+      expected = n;
+      run.check();
+    },
+    () => run.settle(false),
+  );
+  return run.done;
 }

@@ -6,7 +6,7 @@
  * same chunks, because the operators' per-source results do not depend on how the input is batched or
  * how sources are interleaved.
  */
-import { pipe, type OperatorFunction, type Subscription } from 'rxjs';
+import { pipe, type OperatorFunction } from 'rxjs';
 import { detectQrs } from '../operators/detectQrs';
 import { filterEcg } from '../operators/filterEcg';
 import { resample } from '../operators/resample';
@@ -21,6 +21,7 @@ import type { Metrics } from '../src/metrics/registry';
 import { getCodecs } from '../src/schemas/codec';
 import type { SampleChunkV1 } from '../src/schemas/types';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
+import { runUntilDone } from '../src/stream/runUntilDone';
 
 export interface DetectChainConfig {
   /** Resample to this rate before detecting; undefined: detect at each source's own rate. */
@@ -108,27 +109,8 @@ export function runDetect(
     },
   });
   const startMs = Date.now();
-  return new Promise<DetectRunResult>((resolve, reject) => {
-    let settled = false;
-    const running: { subscription?: Subscription } = {};
-    const settle = (complete: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      running.subscription?.unsubscribe();
-      for (const list of detections.values()) list.sort((a, b) => a - b);
-      resolve({
-        complete,
-        detections,
-        chunks,
-        samples,
-        events: { ...(events?.totals ?? {}) },
-        deadLetters,
-        seconds: (Date.now() - startMs) / 1000,
-      });
-    };
-    const timer = setTimeout(() => settle(false), config.timeoutMs);
-    running.subscription = consumeDecoded<SampleChunkV1>({
+  return runUntilDone<DetectRunResult>({
+    stream: consumeDecoded<SampleChunkV1>({
       source,
       codec: getCodecs().SampleChunk,
       deadLetters: deadLetterWriter,
@@ -143,17 +125,20 @@ export function runDetect(
         samplesCounter.inc(values.reduce((n, c) => n + c.samples.length, 0));
         collect(adapter.process(values), detections);
       },
-    }).subscribe({
-      next: () => {
-        if ([...config.expectedSources].every((s) => ended.has(s))) settle(true);
-      },
-      error: (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(err);
-      },
-    });
-    if (settled) running.subscription.unsubscribe();
-  });
+    }),
+    isDone: () => [...config.expectedSources].every((s) => ended.has(s)),
+    result: (complete) => {
+      for (const list of detections.values()) list.sort((a, b) => a - b);
+      return {
+        complete,
+        detections,
+        chunks,
+        samples,
+        events: { ...(events?.totals ?? {}) },
+        deadLetters,
+        seconds: (Date.now() - startMs) / 1000,
+      };
+    },
+    timeoutMs: config.timeoutMs,
+  }).done;
 }

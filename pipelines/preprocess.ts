@@ -12,7 +12,7 @@
  * Finite runs (`beats build`, tests) pass `expectedSources`: the pipeline resolves once each of them has
  * reached its end of stream and everything is flushed. Without it, it runs until `stop` is called.
  */
-import { pipe, type OperatorFunction, type Subscription } from 'rxjs';
+import { pipe, type OperatorFunction } from 'rxjs';
 import { filterEcg } from '../operators/filterEcg';
 import { resample } from '../operators/resample';
 import { sanitizeSamples } from '../operators/sanitizeSamples';
@@ -32,6 +32,7 @@ import { getCodecs } from '../src/schemas/codec';
 import type { SampleChunkV1 } from '../src/schemas/types';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
 import { aamiClass, isBeat } from '../src/wfdb/labels';
+import { runUntilDone } from '../src/stream/runUntilDone';
 
 export interface PreprocessConfig {
   split: SplitConfig;
@@ -137,31 +138,8 @@ export function runPreprocess(
   const finished = () =>
     config.expectedSources !== undefined && [...config.expectedSources].every((s) => ended.has(s));
 
-  let stopRequested: (() => void) | undefined;
-  const done = new Promise<PreprocessSummary>((resolve, reject) => {
-    let settled = false;
-    const running: { subscription?: Subscription } = {};
-    const summary = (complete: boolean): PreprocessSummary => ({
-      complete,
-      sources: sources.size,
-      chunks,
-      samples,
-      deadLetters,
-      events: { ...recorder.totals },
-      seconds: (Date.now() - startMs) / 1000,
-      ...tally.summary(),
-    });
-    const settle = (complete: boolean) => {
-      if (settled) return;
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      running.subscription?.unsubscribe();
-      resolve(summary(complete));
-    };
-    const timer =
-      config.timeoutMs === undefined ? undefined : setTimeout(() => settle(false), config.timeoutMs);
-    stopRequested = () => settle(finished());
-    running.subscription = consumeDecoded<SampleChunkV1>({
+  const run = runUntilDone<PreprocessSummary>({
+    stream: consumeDecoded<SampleChunkV1>({
       source,
       codec: getCodecs().SampleChunk,
       deadLetters: deadLetterWriter,
@@ -179,18 +157,19 @@ export function runPreprocess(
         await writeBeats(adapter.process(values));
         onSamples(batchSamples);
       },
-    }).subscribe({
-      next: () => {
-        if (finished()) settle(true);
-      },
-      error: (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        reject(err);
-      },
-    });
-    if (settled) running.subscription.unsubscribe();
+    }),
+    isDone: finished,
+    result: (complete) => ({
+      complete,
+      sources: sources.size,
+      chunks,
+      samples,
+      deadLetters,
+      events: { ...recorder.totals },
+      seconds: (Date.now() - startMs) / 1000,
+      ...tally.summary(),
+    }),
+    timeoutMs: config.timeoutMs,
   });
-  return { done, stop: () => stopRequested?.() };
+  return { done: run.done, stop: () => run.settle(finished()) };
 }

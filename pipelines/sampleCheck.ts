@@ -4,7 +4,6 @@
  * with all its samples, and reports what arrived. Used by the replay benchmark, the integration tests
  * and the main job to prove that nothing was lost or duplicated on the way.
  */
-import { Subscription } from 'rxjs';
 import { consumeDecoded } from '../src/bus/consume';
 import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
@@ -14,6 +13,7 @@ import type { Metrics } from '../src/metrics/registry';
 import { getCodecs } from '../src/schemas/codec';
 import type { SampleChunkV1 } from '../src/schemas/types';
 import { StreamCheck, type StreamCheckSummary } from '../src/replay/streamCheck';
+import { runUntilDone } from '../src/stream/runUntilDone';
 
 export interface SampleCheckConfig {
   /** Sources (record ids) that must reach end of stream, with their expected sample counts if known. */
@@ -61,27 +61,8 @@ export function runSampleCheck(
     return true;
   };
 
-  return new Promise<SampleCheckResult>((resolve, reject) => {
-    const running: { subscription?: Subscription } = {};
-    let settled = false;
-    const settle = (complete: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      running.subscription?.unsubscribe();
-      const mismatchedSources = [...config.expected]
-        .filter(([id, n]) => n !== undefined && check.bySource.get(id)?.samples !== n)
-        .map(([id]) => id);
-      resolve({
-        ...check.summary(),
-        complete,
-        deadLetters,
-        mismatchedSources,
-        seconds: (Date.now() - startMs) / 1000,
-      });
-    };
-    const timer = setTimeout(() => settle(false), config.timeoutMs);
-    running.subscription = consumeDecoded<SampleChunkV1>({
+  return runUntilDone<SampleCheckResult>({
+    stream: consumeDecoded<SampleChunkV1>({
       source: instrumentSource(source, metrics, stage),
       codec: getCodecs().SampleChunk,
       deadLetters: deadLetterWriter,
@@ -97,17 +78,20 @@ export function runSampleCheck(
         }
         messagesCounter.inc(items.length);
       },
-    }).subscribe({
-      next: () => {
-        if (finished()) settle(true);
-      },
-      error: (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(err);
-      },
-    });
-    if (settled) running.subscription.unsubscribe();
-  });
+    }),
+    isDone: finished,
+    result: (complete) => {
+      const mismatchedSources = [...config.expected]
+        .filter(([id, n]) => n !== undefined && check.bySource.get(id)?.samples !== n)
+        .map(([id]) => id);
+      return {
+        ...check.summary(),
+        complete,
+        deadLetters,
+        mismatchedSources,
+        seconds: (Date.now() - startMs) / 1000,
+      };
+    },
+    timeoutMs: config.timeoutMs,
+  }).done;
 }
