@@ -10,9 +10,15 @@
  * segment and beats are zero-padded at its end. Look-ahead: a window's beats are complete once the
  * samples up to its end plus `beatSamples` (Kachuee) or half of it (centred) have arrived: 10 s + 1.5 s
  * at 125 Hz. R-peaks that fall outside the signal are reported as `marks-dropped` events.
+ *
+ * Every beat carries its RR intervals (pre, post, local and long-term means; src/dsp/rrIntervals.ts) and
+ * its shape compared with the source's dominant-beat template (src/dsp/beatTemplate.ts), both restarted
+ * with every segment like the windows: an interval across a gap would be meaningless.
  */
 import type { OperatorFunction } from 'rxjs';
 import { BeatWindowSegmenter, type BeatWindowConfig } from '../src/dsp/beatWindows';
+import { BeatTemplate } from '../src/dsp/beatTemplate';
+import { RrTracker } from '../src/dsp/rrIntervals';
 import { perSourceBlocks } from './internal/perSource';
 import type { SegmentedBeat, SignalBlock, SignalEventSink, StreamMark } from './types';
 
@@ -28,6 +34,8 @@ export interface SegmentBeatsOptions extends Partial<BeatWindowConfig> {
 
 interface State {
   segmenter: BeatWindowSegmenter<StreamMark>;
+  rr: RrTracker;
+  template: BeatTemplate;
   block: SignalBlock;
 }
 
@@ -64,6 +72,8 @@ export function segmentBeats(options: SegmentBeatsOptions): OperatorFunction<Sig
         sourceSampleRateHz: b.sourceSampleRateHz,
         beatSampleRateHz: b.sampleRateHz,
         samples: beat.samples,
+        rr: state.rr.next(beat.rPeakIndex, beat.nextRPeakIndex),
+        morphology: state.template.next(beat.samples),
         rrSamples: beat.rrSamples,
         origin: mark.origin,
         symbol: mark.origin === 'reference' ? mark.symbol : null,
@@ -96,6 +106,8 @@ export function segmentBeats(options: SegmentBeatsOptions): OperatorFunction<Sig
         block.firstSampleIndex,
         windowConfig,
       ),
+      rr: new RrTracker(block.sampleRateHz),
+      template: new BeatTemplate(block.sampleRateHz),
       block,
     }),
     next: (state, block, push) => {

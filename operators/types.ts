@@ -15,6 +15,8 @@
  *   hold for the source and forget it; the next block of the source has `segmentStart`. Nothing is ever
  *   carried across a segment boundary (a gap, a skipped span, a sampling-rate change).
  */
+import type { BeatMorphology } from '../src/dsp/beatTemplate';
+import type { RrIntervals } from '../src/dsp/rrIntervals';
 import type { Observer } from 'rxjs';
 
 /** A reference annotation as sent with samples (WFDB mnemonic, optional aux text). */
@@ -117,6 +119,10 @@ export interface SegmentedBeat {
   beatSampleRateHz: number;
   /** The beat waveform (default: Kachuee form, 187 samples in [0, 1]). */
   samples: Float32Array;
+  /** Pre-RR, post-RR and their averages around this beat (src/dsp/rrIntervals.ts). */
+  rr: RrIntervals;
+  /** Shape compared with the source's running dominant-beat template (src/dsp/beatTemplate.ts). */
+  morphology: BeatMorphology;
   /** Median RR of the beat's window, in beat samples (Kachuee's T). */
   rrSamples: number;
   /** Where the R-peak came from: reference annotation or detector. */

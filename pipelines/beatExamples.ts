@@ -10,6 +10,7 @@ import type { DeadLetterWriter } from '../src/bus/deadLetter';
 import { readLog } from '../src/bus/readLog';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Bus } from '../src/bus/types';
+import { beatKey } from '../src/beats/message';
 import { hashToUnit } from '../src/dsp/random';
 import { getCodecs } from '../src/schemas/codec';
 import type { BeatV1 } from '../src/schemas/types';
@@ -24,11 +25,19 @@ export interface BeatLog {
   seed: number;
   deadLetters: DeadLetterWriter;
   deadLetterSink: BatchingSink;
+  /** Sources whose training beats count as validation (patient-wise validation); empty: none. */
+  heldOut: ReadonlySet<string>;
 }
 
-export function beatKey(beat: Pick<BeatV1, 'sourceId' | 'rPeakSampleIndex'>): string {
-  return `${beat.sourceId}:${beat.rPeakSampleIndex}`;
+/** A beat's split in this run: the protocol's, except that held-out sources' training beats validate. */
+export function splitOf(
+  log: Pick<BeatLog, 'heldOut'>,
+  beat: Pick<BeatV1, 'split' | 'sourceId'>,
+): string | null {
+  return beat.split === 'train' && log.heldOut.has(beat.sourceId) ? 'validation' : beat.split;
 }
+
+export { beatKey };
 
 /** One pass: `handle` gets each consumed batch's kept, first-seen beats; the batch is acked after it. */
 export async function passOverBeatLog(
@@ -69,23 +78,26 @@ export async function collectExamples(
   groupId: string,
   encoder: ExampleEncoder,
   collect: ReadonlySet<string>,
-): Promise<{ sets: Map<string, ExampleSet>; counts: Map<string, number[]> }> {
+): Promise<{ sets: Map<string, ExampleSet>; counts: Map<string, number[]>; withoutContext: number }> {
   const sets = new Map<string, ExampleSet>();
   const counts = new Map<string, number[]>();
-  for (const split of collect) sets.set(split, new ExampleSet(encoder.imageSize));
+  let withoutContext = 0;
+  for (const split of collect) sets.set(split, new ExampleSet(encoder.imageSize, encoder.featureCount));
   await passOverBeatLog(log, groupId, (beats) => {
     for (const beat of beats) {
       const label = encoder.labelOf(beat.aamiClass);
-      if (label === undefined || beat.split === null) continue;
-      const perClass = counts.get(beat.split) ?? new Array<number>(encoder.classes.length).fill(0);
+      const split = splitOf(log, beat);
+      if (label === undefined || split === null) continue;
+      if (beat.rr === null || beat.morphology === null) withoutContext++;
+      const perClass = counts.get(split) ?? new Array<number>(encoder.classes.length).fill(0);
       perClass[label]++;
-      counts.set(beat.split, perClass);
-      const set = sets.get(beat.split);
+      counts.set(split, perClass);
+      const set = sets.get(split);
       if (set !== undefined) {
         const example = encoder.encode(beat);
         if (example !== undefined) set.add(example);
       }
     }
   });
-  return { sets, counts };
+  return { sets, counts, withoutContext };
 }

@@ -28,10 +28,10 @@ import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
 import { AdaptiveTrainer, type TrainerState } from '../src/trainer/adaptiveTrainer';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/trainer/checkpoint';
-import type { TrainingConfig } from '../src/trainer/config';
+import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
 import { ExampleEncoder, type ExampleSet, packBatch, type Example } from '../src/trainer/examples';
-import { collectExamples, passOverBeatLog, type BeatLog } from './beatExamples';
+import { collectExamples, passOverBeatLog, splitOf, type BeatLog } from './beatExamples';
 
 export interface TrainPipelineConfig {
   training: TrainingConfig;
@@ -48,6 +48,12 @@ export interface TrainPipelineConfig {
   stft: Partial<StftConfig>;
   /** Continue from the newest checkpoint in outDir. */
   resume: boolean;
+  /**
+   * Patient-wise validation: the training beats of these sources are held out as the validation set
+   * (instead of, or besides, beats the protocol marked `validation`), so that validation measures what the
+   * inter-patient test measures: unseen patients.
+   */
+  validationSources?: readonly string[];
 }
 
 export interface TrainProgress {
@@ -61,6 +67,8 @@ export interface TrainProgress {
 
 export interface TrainRunResult {
   runId: string;
+  /** The configuration the run trained with (class weights filled in; a resumed run's own). */
+  training: TrainingConfig;
   mode: string;
   backend: string;
   epochs: number;
@@ -90,6 +98,8 @@ interface RunFile {
   beatsTopic: string;
   endOffsets: number[];
   fraction: number;
+  /** Patient-wise validation sources (absent in run files from before it existed). */
+  validationSources?: string[];
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -119,12 +129,18 @@ export async function runTraining(
         'beats-topic',
       );
     const fraction = config.limitBeats === undefined ? 1 : Math.min(1, config.limitBeats / beatsInLog);
-    run = { runId: config.runId, beatsTopic: config.beatsTopic, endOffsets, fraction };
+    run = {
+      runId: config.runId,
+      beatsTopic: config.beatsTopic,
+      endOffsets,
+      fraction,
+      validationSources: [...(config.validationSources ?? [])],
+    };
     fs.writeFileSync(runFilePath, JSON.stringify(run, null, 1));
   }
   const beatsInLog = run.endOffsets.reduce((a, b) => a + b, 0);
   const seed = config.training.seed;
-  const encoder = new ExampleEncoder(config.beatSamples, config.stft);
+  const encoder = new ExampleEncoder(config.beatSamples, config.stft, undefined, config.training.features);
   const [h, w] = encoder.imageShape;
   const [mh, mw] = config.training.inputShape;
   if (h !== mh || w !== mw)
@@ -140,6 +156,7 @@ export async function runTraining(
       inc: (labels) => metrics.deadLetters.inc(labels),
     }),
     deadLetterSink,
+    heldOut: new Set(run.validationSources ?? []),
   };
   let pass = 0;
   const groupId = (purpose: string) => `${run.runId}-${purpose}-${pass++}-${Date.now()}`;
@@ -154,15 +171,33 @@ export async function runTraining(
       `no training beats in ${config.beatsTopic} (is the split assigned?)`,
       'beats-topic',
     );
+  if (config.training.features !== 'none' && scan.withoutContext > 0) {
+    throw new ConfigError(
+      `${scan.withoutContext} beats of ${config.beatsTopic} carry no RR intervals or morphology (written before beat schema v2): rebuild the beat log (delete the topic, or pass another --beats-topic) to train with --features ${config.training.features}`,
+      'beats-topic',
+    );
+  }
   log(
-    `train: ${beatsInLog.toLocaleString('en-US')} beats in the log, using ${(run.fraction * 100).toFixed(1)} %: ${trainTotal} train (${encoder.classes.map((c, i) => `${c} ${trainCounts[i]}`).join(', ')}), ${validation.count} validation`,
+    `train: ${beatsInLog.toLocaleString('en-US')} beats in the log, using ${(run.fraction * 100).toFixed(1)} %: ${trainTotal} train (${encoder.classes.map((c, i) => `${c} ${trainCounts[i]}`).join(', ')}), ${validation.count} validation${beatLog.heldOut.size > 0 ? ` (patient-wise: ${[...beatLog.heldOut].join(' ')})` : ''}`,
   );
 
-  // The trainer, fresh or from the newest checkpoint.
+  // The trainer, fresh or from the newest checkpoint. Class weights come from this run's training split.
   const checkpointDir = config.resume ? latestCheckpoint(config.outDir) : undefined;
+  const training: TrainingConfig = {
+    ...config.training,
+    classWeights: classWeightsFor(
+      config.training.classWeighting,
+      trainCounts,
+      config.training.maxClassWeight,
+    ),
+  };
+  if (training.classWeights !== null)
+    log(
+      `train: class weights ${encoder.classes.map((c, i) => `${c} ${training.classWeights?.[i].toFixed(2)}`).join(', ')}`,
+    );
   const trainer =
     checkpointDir === undefined
-      ? new AdaptiveTrainer(config.training, backend)
+      ? new AdaptiveTrainer(training, backend)
       : loadCheckpoint(checkpointDir, backend).trainer;
   if (checkpointDir !== undefined) log(`train: resumed from ${checkpointDir} at epoch ${trainer.nextEpoch}`);
   const pendingEvents: TrainerEvent[] = [];
@@ -195,7 +230,7 @@ export async function runTraining(
       let lastLoss = NaN;
       const train = async (batches: Example[][]) => {
         for (const b of batches) {
-          lastLoss = trainer.trainBatch(packBatch(b, encoder.imageSize)).loss;
+          lastLoss = trainer.trainBatch(packBatch(b, encoder.imageSize, encoder.featureCount)).loss;
           metrics.modelBatchSize.observe({ stage: 'train' }, b.length);
           metrics.beats.inc({ stage: 'train' }, b.length);
           examples += b.length;
@@ -214,7 +249,7 @@ export async function runTraining(
       await passOverBeatLog(beatLog, groupId(`epoch${epoch}`), async (beats) => {
         const batchExamples: Example[] = [];
         for (const beat of beats) {
-          if (beat.split !== 'train') continue;
+          if (splitOf(beatLog, beat) !== 'train') continue;
           const example = encoder.encode(beat);
           if (example !== undefined) batchExamples.push(example);
         }
@@ -223,7 +258,7 @@ export async function runTraining(
       await train(chain.end());
       const val =
         validation.count > 0
-          ? trainer.evaluate(validation.images, validation.labels, validation.count)
+          ? trainer.evaluate(validation.images, validation.labels, validation.count, validation.features)
           : undefined;
       const emitted = trainer.endEpoch(
         val === undefined ? undefined : { loss: val.loss, accuracy: val.accuracy },
@@ -250,7 +285,7 @@ export async function runTraining(
     ) as ExampleSet;
     let report: ClassificationReport | undefined;
     if (test.count > 0) {
-      const result = trainer.evaluate(test.images, test.labels, test.count);
+      const result = trainer.evaluate(test.images, test.labels, test.count, test.features);
       report = scoreConfusion(confusionMatrix(test.labels, result.predictions, numClasses), encoder.classes);
       log(
         `train: test accuracy ${(100 * report.accuracy).toFixed(2)} %, macro-F1 ${report.macroF1.toFixed(4)} on ${test.count} beats`,
@@ -263,6 +298,7 @@ export async function runTraining(
     const lipschitzSeconds = state.lipschitz.map((l) => l.seconds);
     return {
       runId: run.runId,
+      training: structuredClone(trainer.config),
       mode: config.training.mode,
       backend,
       epochs: config.training.epochs,

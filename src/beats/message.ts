@@ -21,6 +21,8 @@ export function toBeatMessage(beat: SegmentedBeat, split: string | null, sequenc
     aamiClass: beat.beatClass ?? (beat.symbol === null ? null : (aamiClass(beat.symbol) ?? null)),
     split,
     sequenceNumber,
+    rr: { ...beat.rr },
+    morphology: { ...beat.morphology },
   };
 }
 

@@ -16,9 +16,12 @@ import type { Metrics } from '../metrics/registry';
 import { DEFAULT_SPLIT_SEED, type Protocol } from '../protocols/split';
 import { writeRunPictures } from '../report/trainingReport';
 import type { TfRuntime } from '../tf/backend';
+import { BEAT_FEATURE_SETS, type BeatFeatureSet } from '../trainer/beatFeatures';
 import {
+  CLASS_WEIGHTINGS,
   PAPER_TRAINING_CONFIG,
   parseDepthPair,
+  type ClassWeighting,
   validateTrainingConfig,
   type TrainingConfig,
   type TrainingMode,
@@ -44,6 +47,10 @@ export interface TrainingFlags {
   seed: number;
   limitBeats?: number;
   shuffleBuffer: number;
+  features: BeatFeatureSet;
+  classWeights: ClassWeighting;
+  maxClassWeight: number;
+  validationRecords?: string;
   records: string;
   beatsTopic?: string;
   topicPrefix: string;
@@ -108,6 +115,32 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
       defaults.limitBeats,
     )
     .option('--shuffle-buffer <n>', 'shuffle buffer capacity (examples)', int('shuffle-buffer'), 20_000)
+    .addOption(
+      new Option(
+        '--features <set>',
+        "scalar features beside the spectrogram: none (seed paper), rr (RR intervals) or rr-morphology (RR and shape vs the patient's own beat)",
+      )
+        .choices([...BEAT_FEATURE_SETS])
+        .default(defaults.features ?? p.features),
+    )
+    .addOption(
+      new Option(
+        '--class-weights <how>',
+        'loss weight per class: none (seed paper), sqrt or balanced inverse frequency',
+      )
+        .choices([...CLASS_WEIGHTINGS])
+        .default(defaults.classWeights ?? p.classWeighting),
+    )
+    .option(
+      '--max-class-weight <x>',
+      'cap on a class weight',
+      parsePositiveNumber('max-class-weight'),
+      p.maxClassWeight,
+    )
+    .option(
+      '--validation-records <list>',
+      "patient-wise validation: these records' training beats are held out for validation instead",
+    )
     .option('--records <list>', '"all" or record names to build the beat log from', 'all')
     .option(
       '--beats-topic <topic>',
@@ -140,7 +173,23 @@ export function trainingConfigFrom(
     lipschitzIterations: flags.lipschitzIterations,
     seed: flags.seed,
     inputShape,
+    features: flags.features,
+    classWeighting: flags.classWeights,
+    maxClassWeight: flags.maxClassWeight,
+    classWeights: null,
   });
+}
+
+/** The records of `--validation-records` (comma-separated), or undefined. */
+export function validationRecordsFrom(flags: Pick<TrainingFlags, 'validationRecords'>): string[] | undefined {
+  if (flags.validationRecords === undefined) return undefined;
+  const list = flags.validationRecords
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r.length > 0);
+  if (list.length === 0)
+    throw new ConfigError('--validation-records needs at least one record name', 'validation-records');
+  return list;
 }
 
 export function beatsTopicFor(flags: Pick<TrainingFlags, 'beatsTopic' | 'topicPrefix' | 'protocol'>): string {
@@ -264,6 +313,8 @@ export async function trainOnce(
     limitBeats?: number;
     shuffleCapacity: number;
     resume: boolean;
+    /** Patient-wise validation: these sources' training beats are held out. */
+    validationSources?: string[];
   },
   runtime: TfRuntime,
   metrics: Metrics,
@@ -290,6 +341,7 @@ export async function trainOnce(
         outDir: options.outDir,
         limitBeats: options.limitBeats,
         shuffleCapacity: options.shuffleCapacity,
+        validationSources: options.validationSources,
         beatSamples: 187,
         stft: {},
         resume: options.resume,
@@ -364,7 +416,7 @@ export async function trainOnce(
     fs.writeFileSync(
       path.join(options.outDir, 'report.json'),
       JSON.stringify(
-        { ...summary, config: options.training, history: result.state, test: result.test },
+        { ...summary, config: result.training, history: result.state, test: result.test },
         null,
         1,
       ),

@@ -47,6 +47,12 @@ export interface WindowBeat<P> {
   rrSamples: number;
   /** Start of the normalisation window used. */
   windowStart: number;
+  /**
+   * The following R-peak of the segment when it is already held: within the window, or within the
+   * look-ahead past the window's end (at a segment's end: any later R-peak). Never more, so that the
+   * value does not depend on how the samples were chunked.
+   */
+  nextRPeakIndex: number | undefined;
   payload: P;
 }
 
@@ -113,7 +119,7 @@ export class BeatWindowSegmenter<P> {
     while (this.windowStart + this.windowSamples + this.lookAheadSamples <= this.end) {
       const ws = this.windowStart;
       const we = ws + this.windowSamples;
-      this.emitWindow(ws, we, ws, we, out);
+      this.emitWindow(ws, we, ws, we, we + this.lookAheadSamples, out);
       this.windowStart = we;
       this.trim();
     }
@@ -127,12 +133,13 @@ export class BeatWindowSegmenter<P> {
     while (this.windowStart < end) {
       const ws = this.windowStart;
       const we = Math.min(ws + this.windowSamples, end);
+      // At the segment's end every R-peak is held, so the next one is known wherever it lies.
       if (we - ws === this.windowSamples) {
-        this.emitWindow(ws, we, ws, we, out);
+        this.emitWindow(ws, we, ws, we, Infinity, out);
       } else {
         // Partial last window: normalise over the last full window's worth of the segment.
         const ns = Math.max(this.segmentStart, end - this.windowSamples);
-        this.emitWindow(ws, we, ns, end, out);
+        this.emitWindow(ws, we, ns, end, Infinity, out);
       }
       this.windowStart = we;
     }
@@ -164,8 +171,15 @@ export class BeatWindowSegmenter<P> {
     }
   }
 
-  /** Beats of peaks in [ws, we), normalised over [ns, ne). */
-  private emitWindow(ws: number, we: number, ns: number, ne: number, out: WindowBeat<P>[]): void {
+  /** Beats of peaks in [ws, we), normalised over [ns, ne); next R-peaks are looked for below `nextLimit`. */
+  private emitWindow(
+    ws: number,
+    we: number,
+    ns: number,
+    ne: number,
+    nextLimit: number,
+    out: WindowBeat<P>[],
+  ): void {
     const inWindow: Peak<P>[] = [];
     const rest: Peak<P>[] = [];
     for (const p of this.peaks) {
@@ -207,7 +221,12 @@ export class BeatWindowSegmenter<P> {
     const T = this.lastRr;
     const cfg = this.config;
     const segmentEnd = this.end;
-    for (const p of inWindow) {
+    let following: number | undefined;
+    for (const p of rest) {
+      if (p.index < nextLimit && (following === undefined || p.index < following)) following = p.index;
+    }
+    for (let k = 0; k < inWindow.length; k++) {
+      const p = inWindow[k];
       const beat = new Float32Array(cfg.beatSamples);
       let from: number;
       let length: number;
@@ -226,7 +245,15 @@ export class BeatWindowSegmenter<P> {
         else if (v > 1) v = 1;
         beat[i] = v;
       }
-      out.push({ rPeakIndex: p.index, samples: beat, rrSamples: T, windowStart: ns, payload: p.payload });
+      const nextRPeakIndex = k + 1 < inWindow.length ? inWindow[k + 1].index : following;
+      out.push({
+        rPeakIndex: p.index,
+        samples: beat,
+        rrSamples: T,
+        windowStart: ns,
+        nextRPeakIndex,
+        payload: p.payload,
+      });
     }
     for (const p of inWindow) this.recent.push(p.index);
   }

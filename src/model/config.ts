@@ -31,6 +31,11 @@ export interface ResNetConfig {
   /** h of every block, `stepSizes[stage][block]`. */
   stepSizes: number[][];
   batchNorm: BatchNormConfig;
+  /**
+   * Per-beat scalar features (RR intervals, src/trainer/rrFeatures.ts) concatenated with the pooled image
+   * features before the dense head; 0 (or absent, as in models saved before it existed): image only.
+   */
+  featureCount?: number;
 }
 
 /** n for a depth of 6n+2; throws a ConfigError naming the nearest valid depths otherwise. */
@@ -50,6 +55,8 @@ export interface ResNetOptions {
   /** h for every block (default 1). */
   stepSize?: number;
   batchNorm?: Partial<BatchNormConfig>;
+  /** Scalar features beside the image (default 0). */
+  featureCount?: number;
 }
 
 /** A full configuration from the few choices that matter, with the project's defaults. */
@@ -64,6 +71,7 @@ export function resnetConfig(options: ResNetOptions): ResNetConfig {
     widths: [...STAGE_WIDTHS] as [number, number, number],
     stepSizes: [0, 1, 2].map(() => new Array<number>(n).fill(h)),
     batchNorm: { ...DEFAULT_BATCH_NORM, ...options.batchNorm },
+    featureCount: options.featureCount ?? 0,
   });
 }
 
@@ -112,6 +120,8 @@ export function validateConfig(c: ResNetConfig): ResNetConfig {
       }
     });
   });
+  if (c.featureCount !== undefined && !(Number.isInteger(c.featureCount) && c.featureCount >= 0))
+    throw new ConfigError(`featureCount must be an integer >= 0, got ${c.featureCount}`, 'featureCount');
   const bn = c.batchNorm;
   if (bn === undefined || !(bn.decay >= 0 && bn.decay < 1) || !(bn.epsilon > 0)) {
     throw new ConfigError(
@@ -125,10 +135,16 @@ export function validateConfig(c: ResNetConfig): ResNetConfig {
 /**
  * Trainable parameters of the ResNet in closed form (convs without bias, BN gamma and beta, 1x1 projection
  * shortcuts at the two downsampling blocks, dense head with bias; running statistics excluded):
- * 97,216 n - 20,288 + 144 C_in + 32 + 65 K for the standard widths 16/32/64.
+ * 97,216 n - 20,288 + 144 C_in + 32 + 65 K for the standard widths 16/32/64, plus F K for F scalar
+ * features beside the image (the head's extra inputs).
  */
-export function resnetParamCount(blocksPerStage: number, inChannels: number, numClasses: number): number {
-  return 97216 * blocksPerStage - 20288 + 144 * inChannels + 32 + 65 * numClasses;
+export function resnetParamCount(
+  blocksPerStage: number,
+  inChannels: number,
+  numClasses: number,
+  featureCount = 0,
+): number {
+  return 97216 * blocksPerStage - 20288 + 144 * inChannels + 32 + (65 + featureCount) * numClasses;
 }
 
 /** Output height and width of the three stages for an input of `height x width` ("same" padding). */

@@ -3,6 +3,7 @@
  * averages; inference mode uses the running averages. Inputs are NHWC [batch, height, width, channels].
  */
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors';
 import { addRelu, batchNormInference, batchNormTrain, type OpsMode, relu } from './ops';
 import type { ConvBn, ResNet } from './resnet';
 
@@ -11,10 +12,37 @@ function scaled(v: tf.Tensor1D, h: number): tf.Tensor1D {
 }
 
 /**
+ * What the dense head sees: the pooled image features, followed by the beat's scalar features when the
+ * model has any. A model without features ignores them, so an image-only model serves beats that carry them.
+ */
+export function headInput(
+  featureCount: number,
+  pooled: tf.Tensor2D,
+  features: tf.Tensor2D | undefined,
+): tf.Tensor2D {
+  if (featureCount === 0) return pooled;
+  if (features === undefined)
+    throw new ConfigError(`the model needs ${featureCount} scalar features per beat, none given`, 'features');
+  const [rows, cols] = features.shape;
+  if (rows !== pooled.shape[0] || cols !== featureCount) {
+    throw new ConfigError(
+      `features must be [${pooled.shape[0]}, ${featureCount}], got [${rows}, ${cols}]`,
+      'features',
+    );
+  }
+  return tf.concat([pooled, features], 1);
+}
+
+/**
  * Training-mode forward pass: logits [batch, K]. Side effect: every batch norm's running averages move
  * one step. Call it inside tf.variableGrads / tf.tidy; it disposes nothing itself.
  */
-export function forwardTrain(model: ResNet, x: tf.Tensor4D, mode: OpsMode = 'auto'): tf.Tensor2D {
+export function forwardTrain(
+  model: ResNet,
+  x: tf.Tensor4D,
+  mode: OpsMode = 'auto',
+  features?: tf.Tensor2D,
+): tf.Tensor2D {
   const bnConfig = model.batchNorm;
   const convBn = (input: tf.Tensor4D, c: ConvBn, h = 1): tf.Tensor4D => {
     const z = tf.conv2d(input, c.kernel, c.stride, 'same');
@@ -31,14 +59,15 @@ export function forwardTrain(model: ResNet, x: tf.Tensor4D, mode: OpsMode = 'aut
     }
   }
   const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
-  return tf.add(tf.matMul(pooled, model.head.kernel), model.head.bias);
+  const h = headInput(model.featureCount, pooled, features);
+  return tf.add(tf.matMul(h, model.head.kernel), model.head.bias);
 }
 
 /**
  * Inference-mode forward pass with the running statistics: logits [batch, K], everything intermediate
  * disposed. For repeated inference on fixed weights `InferenceSnapshot` is faster.
  */
-export function predictLogits(model: ResNet, x: tf.Tensor4D): tf.Tensor2D {
+export function predictLogits(model: ResNet, x: tf.Tensor4D, features?: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const eps = model.batchNorm.epsilon;
     const convBn = (input: tf.Tensor4D, c: ConvBn, h = 1): tf.Tensor4D =>
@@ -59,13 +88,14 @@ export function predictLogits(model: ResNet, x: tf.Tensor4D): tf.Tensor2D {
       }
     }
     const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
-    return tf.add(tf.matMul(pooled, model.head.kernel), model.head.bias);
+    const h = headInput(model.featureCount, pooled, features);
+    return tf.add(tf.matMul(h, model.head.kernel), model.head.bias);
   });
 }
 
 /** Class probabilities [batch, K] in inference mode. */
-export function predictProbabilities(model: ResNet, x: tf.Tensor4D): tf.Tensor2D {
-  return tf.tidy(() => tf.softmax(predictLogits(model, x)));
+export function predictProbabilities(model: ResNet, x: tf.Tensor4D, features?: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.softmax(predictLogits(model, x, features)));
 }
 
 interface FoldedConv {
@@ -93,6 +123,7 @@ export class InferenceSnapshot {
   private readonly blocks: { conv1: FoldedConv; conv2: FoldedConv; shortcut?: FoldedConv }[];
   private readonly headKernel: tf.Tensor2D;
   private readonly headBias: tf.Tensor1D;
+  readonly featureCount: number;
 
   constructor(model: ResNet) {
     const eps = model.batchNorm.epsilon;
@@ -104,12 +135,13 @@ export class InferenceSnapshot {
         shortcut: b.shortcut === undefined ? undefined : fold(b.shortcut, 1, eps),
       })),
     );
+    this.featureCount = model.featureCount;
     this.headKernel = tf.keep(model.head.kernel.clone());
     this.headBias = tf.keep(model.head.bias.clone());
   }
 
-  /** Logits [batch, K]; intermediates disposed. */
-  logits(x: tf.Tensor4D): tf.Tensor2D {
+  /** Logits [batch, K]; intermediates disposed. `features` [batch, F] when the model has F > 0. */
+  logits(x: tf.Tensor4D, features?: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy((): tf.Tensor2D => {
       const conv = (input: tf.Tensor4D, f: FoldedConv, activation: 'relu' | 'linear'): tf.Tensor4D =>
         tf.fused.conv2d({
@@ -128,7 +160,8 @@ export class InferenceSnapshot {
         out = tf.relu(tf.add(shortcut, r)) as tf.Tensor4D;
       }
       const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
-      return tf.fused.matMul({ a: pooled, b: this.headKernel, bias: this.headBias }) as tf.Tensor2D;
+      const h = headInput(this.featureCount, pooled, features);
+      return tf.fused.matMul({ a: h, b: this.headKernel, bias: this.headBias }) as tf.Tensor2D;
     });
   }
 

@@ -217,10 +217,20 @@ export function addRelu<T extends tf.Tensor>(a: T, b: T, mode: OpsMode = 'auto')
 // ---------------------------------------------------------------------------------------------- loss
 
 /** Mean softmax cross-entropy of `logits` [batch, K] against integer class labels [batch]. */
-export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+export function softmaxCrossEntropy(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  classWeights?: tf.Tensor1D,
+): tf.Scalar {
   return tf.tidy((): tf.Scalar => {
-    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    const classes = tf.cast(labels, 'int32');
+    const oneHot = tf.oneHot(classes, logits.shape[1]);
     const logProbs = tf.logSoftmax(logits);
-    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logProbs), 1))) as tf.Scalar;
+    const perExample = tf.neg(tf.sum(tf.mul(oneHot, logProbs), 1));
+    if (classWeights === undefined) return tf.mean(perExample) as tf.Scalar;
+    // PyTorch's CrossEntropyLoss(weight=...) semantics: a weighted mean, normalised by the batch's weights,
+    // so the loss scale (and with it the learning rate's meaning) does not depend on the class mix.
+    const w = tf.gather(classWeights, classes);
+    return tf.div(tf.sum(tf.mul(w, perExample)), tf.sum(w)) as tf.Scalar;
   });
 }

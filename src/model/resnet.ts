@@ -50,6 +50,8 @@ export interface DenseHead {
 export interface ResNetParts {
   inputShape: [number, number, number];
   numClasses: number;
+  /** Scalar features concatenated with the pooled image features before the head. */
+  featureCount: number;
   batchNorm: BatchNormConfig;
   stem: ConvBn;
   stages: Stage[];
@@ -185,6 +187,7 @@ function disposeConvBn(c: ConvBn): void {
 export class ResNet implements ResNetParts {
   readonly inputShape: [number, number, number];
   readonly numClasses: number;
+  readonly featureCount: number;
   readonly batchNorm: BatchNormConfig;
   readonly stem: ConvBn;
   readonly stages: Stage[];
@@ -193,6 +196,7 @@ export class ResNet implements ResNetParts {
   private constructor(parts: ResNetParts) {
     this.inputShape = [...parts.inputShape] as [number, number, number];
     this.numClasses = parts.numClasses;
+    this.featureCount = parts.featureCount;
     this.batchNorm = { ...parts.batchNorm };
     this.stem = parts.stem;
     this.stages = parts.stages;
@@ -217,13 +221,15 @@ export class ResNet implements ResNetParts {
       }
       return { width, blocks };
     });
+    const featureCount = config.featureCount ?? 0;
     const head: DenseHead = {
-      kernel: tf.variable(init.denseKernel(channels, config.numClasses), true),
-      bias: tf.variable(init.denseBias(channels, config.numClasses), true),
+      kernel: tf.variable(init.denseKernel(channels + featureCount, config.numClasses), true),
+      bias: tf.variable(init.denseBias(channels + featureCount, config.numClasses), true),
     };
     return new ResNet({
       inputShape: config.inputShape,
       numClasses: config.numClasses,
+      featureCount,
       batchNorm: config.batchNorm,
       stem,
       stages,
@@ -250,6 +256,7 @@ export class ResNet implements ResNetParts {
       widths: this.stages.map((s) => s.width) as [number, number, number],
       stepSizes: this.stages.map((s) => s.blocks.map((b) => b.stepSize)),
       batchNorm: { ...this.batchNorm },
+      featureCount: this.featureCount,
     };
   }
 
@@ -339,9 +346,10 @@ export class ResNet implements ResNetParts {
       }),
     );
     const [fanIn, units] = this.head.kernel.shape;
-    if (fanIn !== channels || units !== this.numClasses || this.head.bias.shape[0] !== this.numClasses) {
+    const headIn = channels + this.featureCount;
+    if (fanIn !== headIn || units !== this.numClasses || this.head.bias.shape[0] !== this.numClasses) {
       throw new ConfigError(
-        `head: kernel ${JSON.stringify(this.head.kernel.shape)}, expected [${channels},${this.numClasses}]`,
+        `head: kernel ${JSON.stringify(this.head.kernel.shape)}, expected [${headIn},${this.numClasses}]`,
         'head',
       );
     }

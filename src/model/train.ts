@@ -39,6 +39,8 @@ export const DEFAULT_SGD: SgdConfig = {
 export interface TrainerOptions extends Partial<SgdConfig> {
   /** `auto` (default) uses TensorFlow's fused batch norm and ReLU gradients when the native backend is active. */
   ops?: OpsMode;
+  /** Per-class loss weights (weighted mean cross-entropy); absent: every example counts the same. */
+  classWeights?: readonly number[];
 }
 
 export interface StepResult {
@@ -71,7 +73,8 @@ export class SgdMomentum {
     for (const { variable, decay } of variables) {
       this.slots.set(variable.name, {
         variable,
-        velocity: tf.variable(tf.zerosLike(variable), false),
+        // tidy: the zeros the variable is initialised from would otherwise outlive it (one per variable).
+        velocity: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
         decay: decay && config.weightDecay > 0,
       });
     }
@@ -145,12 +148,24 @@ export class ResNetTrainer {
   readonly optimizer: SgdMomentum;
   private readonly variables: tf.Variable[];
   private readonly ops: OpsMode;
+  private readonly classWeights: tf.Tensor1D | undefined;
 
   constructor(
     readonly model: ResNet,
     options: TrainerOptions = {},
   ) {
-    const { ops, ...sgd } = options;
+    const { ops, classWeights, ...sgd } = options;
+    if (classWeights !== undefined) {
+      if (
+        classWeights.length !== model.numClasses ||
+        !classWeights.every((w) => Number.isFinite(w) && w > 0)
+      ) {
+        throw new ConfigError(
+          `classWeights must be ${model.numClasses} positive numbers, got ${JSON.stringify(classWeights)}`,
+          'classWeights',
+        );
+      }
+    }
     const config: SgdConfig = { ...DEFAULT_SGD, ...sgd };
     const trainable = model.namedVariables().filter((v) => v.trainable);
     this.variables = trainable.map((v) => v.variable);
@@ -159,6 +174,7 @@ export class ResNetTrainer {
       config,
     );
     this.ops = ops ?? 'auto';
+    this.classWeights = classWeights === undefined ? undefined : tf.keep(tf.tensor1d([...classWeights]));
   }
 
   setLearningRate(lr: number): void {
@@ -167,18 +183,18 @@ export class ResNetTrainer {
 
   /**
    * One training step on a batch: `x` [batch, height, width, channels] float32, `labels` [batch] class
-   * indices. Leaves no tensors behind.
+   * indices, `features` [batch, F] when the model takes F scalar features. Leaves no tensors behind.
    */
-  step(x: tf.Tensor4D, labels: tf.Tensor1D): StepResult {
+  step(x: tf.Tensor4D, labels: tf.Tensor1D, features?: tf.Tensor2D): StepResult {
     const kept: { correct?: tf.Scalar } = {};
     const lossT = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => {
-        const logits = forwardTrain(this.model, x, this.ops);
+        const logits = forwardTrain(this.model, x, this.ops, features);
         // Kept: variableGrads disposes everything of the forward pass except the loss.
         kept.correct = tf.keep(
           tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, 'int32')), 'int32')) as tf.Scalar,
         );
-        return softmaxCrossEntropy(logits, labels);
+        return softmaxCrossEntropy(logits, labels, this.classWeights);
       }, this.variables);
       this.optimizer.apply(grads);
       return value;
@@ -196,5 +212,6 @@ export class ResNetTrainer {
 
   dispose(): void {
     this.optimizer.dispose();
+    this.classWeights?.dispose();
   }
 }

@@ -37,6 +37,22 @@ export interface BeatV1 {
   aamiClass: string | null;
   split: string | null;
   sequenceNumber: number;
+  /** v2: RR intervals around the beat; null from v1 writers. */
+  rr: BeatRrIntervals | null;
+  /** v2: shape compared with the source's dominant-beat template; null from v1 writers. */
+  morphology: BeatTemplateComparison | null;
+}
+
+export interface BeatTemplateComparison {
+  templateCorrelation: number;
+  relativeRmsDifference: number;
+}
+
+export interface BeatRrIntervals {
+  preSeconds: number | null;
+  postSeconds: number | null;
+  localMeanSeconds: number;
+  longMeanSeconds: number;
 }
 
 export interface PredictionV1 {

@@ -34,6 +34,7 @@ import type { Metrics } from '../metrics/registry';
 import { getCodecs } from '../schemas/codec';
 import type { AlertKind, AlertV1, PredictionV1, SampleChunkV1 } from '../schemas/types';
 import { OperatorAdapter } from '../stream/operatorAdapter';
+import { writeBeatFeatures } from '../trainer/beatFeatures';
 import { classifyImages, type ModelManager } from './modelManager';
 import type { SampleHistory } from './sampleHistory';
 
@@ -138,6 +139,7 @@ export class ServeEngine {
   private readonly sources = new Map<string, SourceTrack>();
   private readonly now: () => number;
   private images: Float32Array = new Float32Array(0);
+  private features: Float32Array = new Float32Array(0);
   private unobserved: { completedAtMs: number; lookAheadWallSeconds: number }[] = [];
   private lastEvictionCheckMs = 0;
   readonly stats: ServeEngineStats = {
@@ -376,7 +378,18 @@ export class ServeEngine {
         );
       this.images.set(p.beat.spectrogram, i * size);
     });
-    const { probabilities, predicted } = classifyImages(model, this.images, batch.length);
+    // The model's scalar features, computed from the same beat context the training beats carried.
+    const f = model.featureCount;
+    if (f > 0) {
+      if (this.features.length < batch.length * f) this.features = new Float32Array(batch.length * f);
+      batch.forEach((p, i) => writeBeatFeatures(model.featureSet, p.beat, this.features, i * f));
+    }
+    const { probabilities, predicted } = classifyImages(
+      model,
+      this.images,
+      batch.length,
+      f > 0 ? this.features : undefined,
+    );
     const k = model.classes.length;
     const codec = getCodecs().Prediction;
     const metrics = this.deps.metrics;

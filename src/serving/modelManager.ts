@@ -16,6 +16,8 @@ import * as tf from '@tensorflow/tfjs';
 import { EcgflowError } from '../errors';
 import { InferenceSnapshot } from '../model/forward';
 import { loadResNet, ModelFormatError } from '../model/io';
+import { featureSetForCount, type BeatFeatureSet } from '../trainer/beatFeatures';
+import { featureTensor } from '../trainer/evaluate';
 
 export interface LoadedModel {
   version: string;
@@ -25,6 +27,9 @@ export interface LoadedModel {
   parameters: number;
   classes: readonly string[];
   inputShape: readonly [number, number, number];
+  /** Scalar features the model takes beside the image (`none` for image-only models). */
+  featureSet: BeatFeatureSet;
+  featureCount: number;
   snapshot: InferenceSnapshot;
   loadedAtMs: number;
 }
@@ -108,10 +113,17 @@ export function loadServingModel(
         `model has ${model.numClasses} classes, serving expects ${expected.classes.length} (${expected.classes.join(', ')})`,
         modelDir,
       );
+    let featureSet: BeatFeatureSet;
+    try {
+      featureSet = featureSetForCount(model.featureCount);
+    } catch (err) {
+      throw new ModelMismatchError((err as Error).message, modelDir);
+    }
     const snapshot = new InferenceSnapshot(model);
     // Warm-up: the first inference of a new graph pays for kernel selection; pay it here, not on a beat.
     tf.tidy(() => {
-      snapshot.logits(tf.zeros([1, h, w, c]) as tf.Tensor4D).dataSync();
+      const f = model.featureCount > 0 ? (tf.zeros([1, model.featureCount]) as tf.Tensor2D) : undefined;
+      snapshot.logits(tf.zeros([1, h, w, c]) as tf.Tensor4D, f).dataSync();
     });
     return {
       version,
@@ -120,6 +132,8 @@ export function loadServingModel(
       parameters: model.paramCount(),
       classes: expected.classes,
       inputShape: [h, w, c],
+      featureSet,
+      featureCount: model.featureCount,
       snapshot,
       loadedAtMs: Date.now(),
     };
@@ -129,13 +143,21 @@ export function loadServingModel(
   }
 }
 
-/** Classify `count` images (row-major [count, h, w, c]) with one model: probabilities and arg-max. */
-export function classifyImages(model: LoadedModel, images: Float32Array, count: number): Classification {
+/**
+ * Classify `count` images (row-major [count, h, w, c]) with one model: probabilities and arg-max.
+ * `features` (row-major [count, F]) is required when the model takes F > 0 scalar features.
+ */
+export function classifyImages(
+  model: LoadedModel,
+  images: Float32Array,
+  count: number,
+  features?: Float32Array,
+): Classification {
   const [h, w, c] = model.inputShape;
   const k = model.classes.length;
   return tf.tidy(() => {
     const x = tf.tensor4d(images.subarray(0, count * h * w * c), [count, h, w, c]);
-    const logits = model.snapshot.logits(x);
+    const logits = model.snapshot.logits(x, featureTensor(features, count, model.featureCount));
     const probabilities = tf.softmax(logits).dataSync() as Float32Array;
     const predicted = tf.argMax(logits, 1).dataSync() as Int32Array;
     if (probabilities.length !== count * k)

@@ -21,15 +21,18 @@ import { GrowthTrigger, type GrowthTriggerState } from './growthTrigger';
 import { ConvSpectralNorm, estimateLipschitz } from './lipschitz';
 import { parametersPerEpoch } from './ppe';
 import { cosineLearningRate } from './schedule';
-import { evaluateModel, type EvaluationResult } from './evaluate';
+import { featureCountOf } from './beatFeatures';
+import { evaluateModel, featureTensor, type EvaluationResult } from './evaluate';
 
 export type { EvaluationResult } from './evaluate';
 
-/** A batch of spectrograms (NHWC, flattened) and integer class labels. */
+/** A batch of spectrograms (NHWC, flattened), integer class labels and, for models with F > 0, features. */
 export interface ImageBatch {
   images: Float32Array;
   labels: Int32Array;
   count: number;
+  /** Row-major [count, F] scalar features (config.featureCount > 0). */
+  features?: Float32Array;
 }
 
 /** Everything needed to continue a run exactly where it stopped (besides the weights). */
@@ -83,6 +86,7 @@ export class AdaptiveTrainer {
           inputShape: this.config.inputShape,
           numClasses: this.config.numClasses,
           stepSize: this.config.stepSize,
+          featureCount: featureCountOf(this.config.features),
         }),
         { seed: this.config.seed },
       );
@@ -115,6 +119,7 @@ export class AdaptiveTrainer {
       learningRate: this.config.lrMax,
       momentum: this.config.momentum,
       weightDecay: this.config.weightDecay,
+      classWeights: this.config.classWeights ?? undefined,
     });
   }
 
@@ -181,8 +186,9 @@ export class AdaptiveTrainer {
     const [h, w, c] = this.config.inputShape;
     const x = tf.tensor4d(batch.images.subarray(0, batch.count * h * w * c), [batch.count, h, w, c]);
     const y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
+    const f = featureTensor(batch.features, batch.count, this.modelRef.featureCount);
     try {
-      const r = this.stepper.step(x, y);
+      const r = this.stepper.step(x, y, f);
       acc.lossSum += r.loss * r.batchSize;
       acc.correct += r.correct;
       acc.count += r.batchSize;
@@ -190,12 +196,18 @@ export class AdaptiveTrainer {
     } finally {
       x.dispose();
       y.dispose();
+      f?.dispose();
     }
   }
 
   /** Loss, accuracy and predictions of the current model in inference mode, in evalBatchSize chunks. */
-  evaluate(images: Float32Array, labels: Int32Array, count: number): EvaluationResult {
-    return evaluateModel(this.modelRef, images, labels, count, this.config.evalBatchSize);
+  evaluate(
+    images: Float32Array,
+    labels: Int32Array,
+    count: number,
+    features?: Float32Array,
+  ): EvaluationResult {
+    return evaluateModel(this.modelRef, images, labels, count, this.config.evalBatchSize, features);
   }
 
   /**

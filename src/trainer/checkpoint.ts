@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { EcgflowError } from '../errors';
 import { loadResNet, saveResNet } from '../model/io';
 import { AdaptiveTrainer, type TrainerState } from './adaptiveTrainer';
-import type { TrainingConfig } from './config';
+import { PAPER_TRAINING_CONFIG, type TrainingConfig } from './config';
 
 export const CHECKPOINT_FORMAT = 'ecgflow-training-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -147,7 +147,15 @@ export function loadCheckpoint(
     );
   }
   const model = loadResNet(path.join(dir, 'model'));
-  const trainer = new AdaptiveTrainer(saved.config, backend, { state: saved.state, model });
+  // Checkpoints written before features and class weights existed trained without them.
+  const older: Pick<TrainingConfig, 'features' | 'classWeighting' | 'maxClassWeight' | 'classWeights'> = {
+    features: 'none',
+    classWeighting: 'none',
+    maxClassWeight: PAPER_TRAINING_CONFIG.maxClassWeight,
+    classWeights: null,
+  };
+  const config = { ...older, ...(saved.config as Partial<TrainingConfig>) } as TrainingConfig;
+  const trainer = new AdaptiveTrainer(config, backend, { state: saved.state, model });
   const byPath = new Map(model.namedVariables().map((v) => [v.name, v.variable]));
   const velocities = readTensors(dir, 'optimizer');
   for (const [name, t] of velocities) {

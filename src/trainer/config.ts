@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors';
 import { SPECTROGRAM_INPUT_SHAPE, DEFAULT_NUM_CLASSES, blocksForDepth } from '../model/config';
+import { BEAT_FEATURE_SETS, type BeatFeatureSet } from './beatFeatures';
 
 export type TrainingMode = 'adaptive' | 'vanilla';
 
@@ -34,6 +35,38 @@ export interface TrainingConfig {
   seed: number;
   inputShape: [number, number, number];
   numClasses: number;
+  /** Scalar features beside the spectrogram (`rr`: RR-interval context; the seed paper: none). */
+  features: BeatFeatureSet;
+  /**
+   * How the loss weighs classes: `none` (the seed paper), `sqrt` (inverse square root of the class's share
+   * of the training split) or `balanced` (inverse share), both capped at `maxClassWeight`.
+   */
+  classWeighting: ClassWeighting;
+  maxClassWeight: number;
+  /** The weights in use, derived from the training split's class counts when the run starts (checkpointed). */
+  classWeights: number[] | null;
+}
+
+export type ClassWeighting = 'none' | 'sqrt' | 'balanced';
+export const CLASS_WEIGHTINGS: readonly ClassWeighting[] = ['none', 'sqrt', 'balanced'];
+
+/**
+ * Per-class loss weights from the training split's class counts. Weights are normalised so that the
+ * average weight over the training examples is 1 (the loss keeps its scale), then capped: a class with a
+ * handful of examples (Q in the inter-patient DS1 has 8) must not dominate a batch. Classes absent from
+ * the split get the cap (they never appear in a batch anyway).
+ */
+export function classWeightsFor(
+  weighting: ClassWeighting,
+  counts: readonly number[],
+  maxWeight: number,
+): number[] | null {
+  if (weighting === 'none') return null;
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const raw = counts.map((n) => (n === 0 ? 0 : weighting === 'balanced' ? total / n : Math.sqrt(total / n)));
+  const meanOverExamples = counts.reduce((s, n, k) => s + n * raw[k], 0) / total;
+  return raw.map((r) => (r === 0 ? maxWeight : Math.min(maxWeight, r / meanOverExamples)));
 }
 
 export const PAPER_TRAINING_CONFIG: TrainingConfig = {
@@ -56,6 +89,10 @@ export const PAPER_TRAINING_CONFIG: TrainingConfig = {
   seed: 1,
   inputShape: [...SPECTROGRAM_INPUT_SHAPE] as [number, number, number],
   numClasses: DEFAULT_NUM_CLASSES,
+  features: 'none',
+  classWeighting: 'none',
+  maxClassWeight: 10,
+  classWeights: null,
 };
 
 /** Growths from initial to final depth: n must double each time. */
@@ -92,6 +129,13 @@ export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
   if (!(c.lrMax >= c.lrMin && c.lrMin >= 0)) throw new ConfigError(`need lrMax >= lrMin >= 0`, 'lr');
   if (!(c.rTol > 0)) throw new ConfigError(`rTol must be > 0`, 'rTol');
   if (!(c.growthStepFactor > 0)) throw new ConfigError('growthStepFactor must be > 0', 'growthStepFactor');
+  if (!BEAT_FEATURE_SETS.includes(c.features))
+    throw new ConfigError(`features must be one of ${BEAT_FEATURE_SETS.join(', ')}`, 'features');
+  if (!CLASS_WEIGHTINGS.includes(c.classWeighting))
+    throw new ConfigError(`classWeighting must be one of ${CLASS_WEIGHTINGS.join(', ')}`, 'classWeighting');
+  if (!(c.maxClassWeight >= 1)) throw new ConfigError('maxClassWeight must be >= 1', 'maxClassWeight');
+  if (c.classWeights !== null && c.classWeights.length !== c.numClasses)
+    throw new ConfigError(`classWeights must have ${c.numClasses} entries`, 'classWeights');
   return c;
 }
 

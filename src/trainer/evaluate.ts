@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InferenceSnapshot } from '../model/forward';
 import { softmaxCrossEntropy } from '../model/ops';
 import type { ResNet } from '../model/resnet';
+import { ConfigError } from '../errors';
 
 export interface EvaluationResult {
   loss: number;
@@ -14,12 +15,32 @@ export interface EvaluationResult {
   predictions: Int32Array;
 }
 
+/** Rows [count, F] of a flat feature array as a tensor; undefined when the model takes no features. */
+export function featureTensor(
+  features: Float32Array | undefined,
+  count: number,
+  featureCount: number,
+  from = 0,
+): tf.Tensor2D | undefined {
+  if (featureCount === 0) return undefined;
+  if (features === undefined || features.length < (from + count) * featureCount)
+    throw new ConfigError(
+      `the model takes ${featureCount} features per beat; ${features === undefined ? 'none were given' : `only ${features.length} values for ${from + count} beats`}`,
+      'features',
+    );
+  return tf.tensor2d(features.subarray(from * featureCount, (from + count) * featureCount), [
+    count,
+    featureCount,
+  ]);
+}
+
 export function evaluateModel(
   model: ResNet,
   images: Float32Array,
   labels: Int32Array,
   count: number,
   batchSize = 100,
+  features?: Float32Array,
 ): EvaluationResult {
   const [h, w, c] = model.inputShape;
   const size = h * w * c;
@@ -33,7 +54,7 @@ export function evaluateModel(
       const [loss, predicted] = tf.tidy(() => {
         const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, h, w, c]);
         const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
-        const logits = snapshot.logits(x);
+        const logits = snapshot.logits(x, featureTensor(features, n, model.featureCount, start));
         return [softmaxCrossEntropy(logits, y).dataSync()[0], tf.argMax(logits, 1).dataSync() as Int32Array];
       });
       lossSum += loss * n;

@@ -4,17 +4,24 @@
  * held-out sets), never in arrays of JS numbers.
  */
 import { Stft, type StftConfig } from '../dsp/stft';
+import type { BeatRrIntervals, BeatTemplateComparison } from '../schemas/types';
 import { AAMI_CLASSES } from '../wfdb/labels';
 import type { ImageBatch } from './adaptiveTrainer';
+import { beatFeatures, featureCountOf, type BeatFeatureSet } from './beatFeatures';
 
 export interface LabelledBeat {
   samples: ArrayLike<number>;
   aamiClass: string | null;
+  /** RR intervals and template comparison (beats topic v2); null or absent for older beats. */
+  rr?: BeatRrIntervals | null;
+  morphology?: BeatTemplateComparison | null;
 }
 
 export interface Example {
   image: Float32Array;
   label: number;
+  /** Scalar features beside the image (length = the encoder's featureCount; empty for none). */
+  features: Float32Array;
 }
 
 export class ExampleEncoder {
@@ -23,13 +30,16 @@ export class ExampleEncoder {
   readonly beatSamples: number;
   /** [height (frequency bins), width (frames), channels] of the images. */
   readonly imageShape: [number, number, number];
+  readonly featureCount: number;
 
   constructor(
     beatSamples: number,
     stft: Partial<StftConfig> = {},
     classes: readonly string[] = AAMI_CLASSES,
+    readonly featureSet: BeatFeatureSet = 'none',
   ) {
     this.stft = new Stft(stft);
+    this.featureCount = featureCountOf(featureSet);
     this.classes = classes;
     this.beatSamples = beatSamples;
     const { bins, frames } = this.stft.shape(beatSamples);
@@ -54,46 +64,67 @@ export class ExampleEncoder {
     if (beat.samples.length !== this.beatSamples) {
       throw new RangeError(`beat has ${beat.samples.length} samples, the model expects ${this.beatSamples}`);
     }
-    return { image: this.stft.compute(beat.samples), label };
+    return {
+      image: this.stft.compute(beat.samples),
+      label,
+      features: beatFeatures(this.featureSet, { rr: beat.rr ?? null, morphology: beat.morphology ?? null }),
+    };
   }
 }
 
-/** Pack examples into one batch. */
-export function packBatch(examples: readonly Example[], imageSize: number): ImageBatch {
+/** Pack examples into one batch (features too when the examples have any). */
+export function packBatch(examples: readonly Example[], imageSize: number, featureCount = 0): ImageBatch {
   const images = new Float32Array(examples.length * imageSize);
   const labels = new Int32Array(examples.length);
+  const features = featureCount > 0 ? new Float32Array(examples.length * featureCount) : undefined;
   examples.forEach((e, i) => {
     images.set(e.image, i * imageSize);
     labels[i] = e.label;
+    features?.set(e.features, i * featureCount);
   });
-  return { images, labels, count: examples.length };
+  return { images, labels, count: examples.length, features };
 }
 
 /** A growable, typed store of examples (validation and test sets). */
 export class ExampleSet {
   private imagesBuffer: Float32Array;
   private labelsBuffer: Int32Array;
+  private featuresBuffer: Float32Array;
   private size = 0;
 
   constructor(
     readonly imageSize: number,
+    readonly featureCount = 0,
     initialCapacity = 1024,
   ) {
     this.imagesBuffer = new Float32Array(initialCapacity * imageSize);
     this.labelsBuffer = new Int32Array(initialCapacity);
+    this.featuresBuffer = new Float32Array(initialCapacity * featureCount);
   }
 
   add(example: Example): void {
+    if (example.features.length !== this.featureCount)
+      throw new RangeError(
+        `example has ${example.features.length} features, the set holds ${this.featureCount}`,
+      );
     if (this.size === this.labelsBuffer.length) {
-      const images = new Float32Array(this.imagesBuffer.length * 2);
-      images.set(this.imagesBuffer);
-      const labels = new Int32Array(this.labelsBuffer.length * 2);
-      labels.set(this.labelsBuffer);
-      this.imagesBuffer = images;
-      this.labelsBuffer = labels;
+      const grow = <T extends Float32Array | Int32Array>(a: T, make: (n: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.imagesBuffer = grow(this.imagesBuffer, (n) => new Float32Array(n));
+      this.labelsBuffer = grow(this.labelsBuffer, (n) => new Int32Array(n));
+      this.featuresBuffer = grow(this.featuresBuffer, (n) => new Float32Array(n));
     }
     this.imagesBuffer.set(example.image, this.size * this.imageSize);
+    this.featuresBuffer.set(example.features, this.size * this.featureCount);
     this.labelsBuffer[this.size++] = example.label;
+  }
+
+  /** Features of every example, row-major [count, featureCount] (empty when the set has none). */
+  get features(): Float32Array {
+    return this.featuresBuffer.subarray(0, this.size * this.featureCount);
   }
 
   get count(): number {

@@ -38,6 +38,7 @@ export function growResNet(model: ResNet, hFactor = 0.5): ResNet {
   return ResNet.fromParts({
     inputShape: model.inputShape,
     numClasses: model.numClasses,
+    featureCount: model.featureCount,
     batchNorm: model.batchNorm,
     stem: cloneConvBn(model.stem),
     stages,

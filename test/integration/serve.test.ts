@@ -40,6 +40,7 @@ import { DEFAULT_SERVE_ENGINE_CONFIG } from '../../src/serving/engine';
 import { resolveModelDir, versionOfModelDir } from '../../src/serving/modelManager';
 import { OperatorAdapter } from '../../src/stream/operatorAdapter';
 import { loadTf, resolveBackendPreference } from '../../src/tf/backend';
+import { featureSetForCount, writeBeatFeatures } from '../../src/trainer/beatFeatures';
 import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
 import { evaluateModel } from '../../src/trainer/evaluate';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
@@ -70,7 +71,18 @@ function offlineClasses(modelDir: string, beats: readonly BeatSpectrogram[]): Ma
   try {
     const images = new Float32Array(beats.length * IMAGE);
     beats.forEach((b, i) => images.set(b.spectrogram, i * IMAGE));
-    const { predictions } = evaluateModel(model, images, new Int32Array(beats.length), beats.length);
+    const f = model.featureCount;
+    const features = new Float32Array(beats.length * f);
+    const set = featureSetForCount(f);
+    beats.forEach((b, i) => writeBeatFeatures(set, b, features, i * f));
+    const { predictions } = evaluateModel(
+      model,
+      images,
+      new Int32Array(beats.length),
+      beats.length,
+      100,
+      features,
+    );
     const classes = ['N', 'S', 'V', 'F', 'Q'];
     return new Map(beats.map((b, i) => [`${b.sourceId}:${b.rPeakSourceIndex}`, classes[predictions[i]]]));
   } finally {
@@ -146,6 +158,9 @@ before(async () => {
         reserve: 0,
         lipschitzIterations: 2,
         batchSize: 64,
+        // Beat-context features: live serving must compute them exactly as the offline chain does (MLLP
+        // chunks differ from the offline 1 s chunks, so this also checks they do not depend on chunking).
+        features: 'rr-morphology',
       },
       protocol: 'intra',
       beatsTopic,

@@ -69,6 +69,8 @@ describe('training on the beat stream', () => {
           reserve: 1,
           lipschitzIterations: 5,
           batchSize: 64,
+          features: 'rr-morphology',
+          classWeighting: 'sqrt',
         },
         protocol: 'intra',
         beatsTopic,
@@ -88,7 +90,14 @@ describe('training on the beat stream', () => {
     assert.ok(summary.testAccuracy !== null && summary.testAccuracy > 0.5);
     assert.ok(fs.existsSync(path.join(out, 'report.json')));
     assert.ok(summary.pictures.some((p) => p.endsWith('learning-curves.svg')));
-    assert.equal(loadResNet(path.join(out, 'model')).depth, 26);
+    const saved = loadResNet(path.join(out, 'model'));
+    assert.equal(saved.depth, 26);
+    assert.equal(saved.featureCount, 7, 'the beat-context features are part of the saved model');
+    saved.dispose();
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as {
+      config: { classWeights: number[] | null };
+    };
+    assert.equal(report.config.classWeights?.length, 5, 'class weights from the training split are reported');
 
     const source = bus.source({
       groupId: `${topics.trainingEvents}-g`,

@@ -19,6 +19,7 @@ import type { Protocol } from '../../protocols/split';
 import { writePicture } from '../../report/png';
 import { confusionMatrixSvg } from '../../report/svg';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backend';
+import { featureSetForCount } from '../../trainer/beatFeatures';
 import { evaluateModel } from '../../trainer/evaluate';
 import { ExampleEncoder, type ExampleSet } from '../../trainer/examples';
 import { log, printJson, table } from '../../util/output';
@@ -94,7 +95,8 @@ export function register(program: Command): void {
     try {
       await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers);
       await bus.ensureTopics([{ topic: topics.deadLetter, partitions: 1 }]);
-      const encoder = new ExampleEncoder(187);
+      // The model's own head says which scalar features it takes (none for image-only models).
+      const encoder = new ExampleEncoder(187, {}, undefined, featureSetForCount(model.featureCount));
       const beatLog: BeatLog = {
         bus,
         topic: beatsTopic,
@@ -103,13 +105,14 @@ export function register(program: Command): void {
         seed: where.seed,
         deadLetters: new DeadLetterWriter(deadLetterSink, topics.deadLetter, 'evaluate'),
         deadLetterSink,
+        heldOut: new Set(),
       };
       const test = (
         await collectExamples(beatLog, `evaluate-${Date.now()}-${process.pid}`, encoder, new Set(['test']))
       ).sets.get('test') as ExampleSet;
       if (test.count === 0) throw new ConfigError(`no test beats in ${beatsTopic}`, 'protocol');
       const startMs = Date.now();
-      const result = evaluateModel(model, test.images, test.labels, test.count);
+      const result = evaluateModel(model, test.images, test.labels, test.count, 100, test.features);
       const seconds = (Date.now() - startMs) / 1000;
       const report = scoreConfusion(
         confusionMatrix(test.labels, result.predictions, encoder.classes.length),

@@ -90,4 +90,22 @@ describe('BeatWindowSegmenter (Kachuee et al. beat form)', () => {
       a.map((x) => [x.rPeakIndex, Array.from(x.samples)]),
     );
   });
+
+  it('gives each beat the next R-peak it already holds: within the look-ahead, independent of chunking', () => {
+    // Window 1250 samples, look-ahead 187: the window's last beat (1200) sees a successor before 1437 only.
+    for (const [successor, expected] of [
+      [1400, 1400],
+      [1450, undefined],
+    ] as const) {
+      const peaks = [100, 1200, successor, 2000];
+      const results = [1, 97, 125, 5000].map((chunk) => run(3000, peaks, chunk).beats);
+      for (const beats of results) {
+        assert.deepEqual(
+          beats.map((b) => b.nextRPeakIndex),
+          [1200, expected, 2000, undefined],
+          `successor ${successor}`,
+        );
+      }
+    }
+  });
 });

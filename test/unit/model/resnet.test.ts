@@ -77,6 +77,7 @@ describe('ResNet structure', () => {
     const deeper = ResNet.fromParts({
       inputShape: base.inputShape,
       numClasses: base.numClasses,
+      featureCount: base.featureCount,
       batchNorm: base.batchNorm,
       stem: base.stem,
       stages: base.stages.map((s) => ({

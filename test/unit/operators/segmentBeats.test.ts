@@ -80,12 +80,42 @@ describe('segmentBeats on record 100 (annotation-driven, Kachuee form)', () => {
       }
       assert.ok(!(b.rPeakIndex >= gapStart && b.rPeakIndex < gapEnd));
     }
+    // RR intervals restart with the segment: none across the gap.
+    const afterGap = beats.find((b) => b.rPeakSourceIndex >= 37_080) as SegmentedBeat;
+    assert.equal(afterGap.rr.preSeconds, null);
+    const beforeGap = beats.filter((b) => b.rPeakSourceIndex < 36_000).at(-1) as SegmentedBeat;
+    assert.equal(beforeGap.rr.postSeconds, null);
+  });
+
+  it('carries RR intervals that match the reference R-peaks', async () => {
+    const beats = await segment(await record100Chunks());
+    const t = beats.map((b) => b.rPeakSourceIndex / 360);
+    let withPost = 0;
+    for (let i = 1; i < beats.length - 1; i++) {
+      const rr = beats[i].rr;
+      // Beat positions are rounded to the 125 Hz grid: one sample = 8 ms.
+      assert.ok(Math.abs((rr.preSeconds as number) - (t[i] - t[i - 1])) <= 0.009, `pre of beat ${i}`);
+      if (rr.postSeconds !== null) {
+        withPost++;
+        assert.ok(Math.abs(rr.postSeconds - (t[i + 1] - t[i])) <= 0.009, `post of beat ${i}`);
+      }
+      assert.ok(rr.localMeanSeconds > 0.5 && rr.localMeanSeconds < 1.3);
+    }
+    // Record 100 is ~75 bpm: the next R-peak is always within the 1.5 s look-ahead.
+    assert.equal(withPost, beats.length - 2);
+    assert.equal(beats[0].rr.preSeconds, null);
+    // The A beats of record 100 come early: their pre-RR is clearly below the local mean.
+    const early = beats.filter((b) => b.symbol === 'A');
+    assert.ok(early.length > 20);
+    const share = early.filter((b) => (b.rr.preSeconds as number) < 0.9 * b.rr.localMeanSeconds).length;
+    assert.ok(share / early.length > 0.8, `only ${share} of ${early.length} A beats are premature`);
   });
 
   it('gives the same beats whatever the chunk size', async () => {
     const a = await segment(await record100Chunks(360));
     const b = await segment(await record100Chunks(97));
     assert.equal(b.length, a.length);
+    for (let i = 0; i < a.length; i++) assert.deepEqual(b[i].rr, a[i].rr, `RR of beat ${i}`);
     for (let i = 0; i < a.length; i += 50) {
       assert.equal(b[i].rPeakIndex, a[i].rPeakIndex);
       assert.deepEqual(Array.from(b[i].samples), Array.from(a[i].samples));

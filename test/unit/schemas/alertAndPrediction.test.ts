@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Codec, getCodecs, parseSchema } from '../../../src/schemas/codec';
-import type { AlertV1, PredictionV1 } from '../../../src/schemas/types';
+import type { AlertV1, BeatV1, PredictionV1 } from '../../../src/schemas/types';
 import { projectRoot } from '../../../src/util/projectRoot';
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
@@ -72,5 +72,28 @@ describe('alert and prediction schemas', () => {
     };
     const decoded = getCodecs().Prediction.decode(new Codec('Prediction', v1).encode(p));
     assert.deepEqual(plain(decoded), { ...p, lookAheadSeconds: null });
+  });
+});
+
+describe('beat schema evolution', () => {
+  it('reads beats written with v1 (no RR intervals, no morphology) with both null', () => {
+    const v1 = parseSchema(
+      JSON.parse(fs.readFileSync(path.join(projectRoot(), 'schemas', 'history', 'beat.v1.avsc'), 'utf8')),
+    );
+    const beat: Omit<BeatV1, 'rr' | 'morphology'> = {
+      sourceId: '100',
+      rPeakSampleIndex: 77,
+      rPeakTimeMs: 214,
+      sourceSampleRateHz: 360,
+      beatSampleRateHz: 125,
+      samples: [0, 0.5, 1],
+      segmentation: 'ANNOTATION',
+      symbol: 'A',
+      aamiClass: 'S',
+      split: 'train',
+      sequenceNumber: 3,
+    };
+    const decoded = getCodecs().Beat.decode(new Codec('Beat', v1).encode(beat));
+    assert.deepEqual(plain(decoded), { ...beat, rr: null, morphology: null });
   });
 });

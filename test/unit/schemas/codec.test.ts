@@ -72,6 +72,8 @@ describe('message codecs', () => {
       aamiClass: 'N',
       split: 'train',
       sequenceNumber: 0,
+      rr: { preSeconds: 0.81, postSeconds: null, localMeanSeconds: 0.8, longMeanSeconds: 0.79 },
+      morphology: { templateCorrelation: 0.97, relativeRmsDifference: 0.2 },
     };
     assert.deepEqual(plain(codecs.Beat.decode(codecs.Beat.encode(beat))), beat);
   });

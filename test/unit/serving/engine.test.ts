@@ -142,6 +142,8 @@ function harness(
         sourceSampleRateHz: 360,
         beatSampleRateHz: 125,
         samples: new Float32Array(187),
+        rr: { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 },
+        morphology: { templateCorrelation: 1, relativeRmsDifference: 0 },
         rrSamples: 100,
         origin: 'detector',
         symbol: null,

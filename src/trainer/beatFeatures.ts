@@ -1,0 +1,114 @@
+/**
+ * Scalar features beside the spectrogram, fed to the ResNet's dense head (model config `featureCount`).
+ * - `rr`: the beat's rhythm context from its RR intervals (src/dsp/rrIntervals.ts), as ratios to the
+ *   patient's own averages so that they carry over between patients, plus the pre-RR in seconds for
+ *   absolute rate;
+ * - `rr-morphology`: those, plus how the beat's shape differs from the patient's own dominant beat
+ *   (src/dsp/beatTemplate.ts): 1 - correlation and the relative RMS difference.
+ * Values are near 0 for an ordinary beat in a regular rhythm and clipped, so a missed detection cannot
+ * produce an extreme input.
+ */
+import { ConfigError } from '../errors';
+import type { BeatRrIntervals, BeatTemplateComparison } from '../schemas/types';
+
+export type BeatFeatureSet = 'none' | 'rr' | 'rr-morphology';
+
+export const BEAT_FEATURE_SETS: readonly BeatFeatureSet[] = ['none', 'rr', 'rr-morphology'];
+
+/** The `rr` features in order (what each head input means; shown in reports). */
+export const RR_FEATURE_NAMES: readonly string[] = [
+  'preRr/longMean',
+  'postRr/longMean',
+  'localMean/longMean',
+  'preRr/localMean',
+  'preRr seconds',
+];
+
+/** The `rr-morphology` features after the `rr` ones. */
+export const MORPHOLOGY_FEATURE_NAMES: readonly string[] = [
+  '1 - template correlation',
+  'relative RMS difference',
+];
+
+/** What a beat offers to the feature sets (the beats topic's v2 fields; null for older beats). */
+export interface BeatContext {
+  rr: BeatRrIntervals | null;
+  morphology: BeatTemplateComparison | null;
+}
+
+/** A typical adult RR (s), the centre of the absolute pre-RR feature. */
+const TYPICAL_RR_SECONDS = 0.8;
+const RATIO_MIN = 0;
+const RATIO_MAX = 4;
+
+export function featureCountOf(set: BeatFeatureSet): number {
+  if (set === 'none') return 0;
+  return set === 'rr' ? RR_FEATURE_NAMES.length : RR_FEATURE_NAMES.length + MORPHOLOGY_FEATURE_NAMES.length;
+}
+
+/** The feature set a model with `featureCount` head inputs expects; a typed error for unknown sizes. */
+export function featureSetForCount(featureCount: number): BeatFeatureSet {
+  for (const set of BEAT_FEATURE_SETS) if (featureCountOf(set) === featureCount) return set;
+  throw new ConfigError(
+    `the model expects ${featureCount} scalar features per beat; known sets: ${BEAT_FEATURE_SETS.map((s) => `${s} (${featureCountOf(s)})`).join(', ')}`,
+    'featureCount',
+  );
+}
+
+export function parseFeatureSet(text: string): BeatFeatureSet {
+  if ((BEAT_FEATURE_SETS as readonly string[]).includes(text)) return text as BeatFeatureSet;
+  throw new ConfigError(`features must be one of ${BEAT_FEATURE_SETS.join(', ')}; got "${text}"`, 'features');
+}
+
+const clip = (v: number) => Math.min(RATIO_MAX, Math.max(RATIO_MIN, v));
+
+/**
+ * Write the `rr` features of one beat at `out[offset...]`. Unknown intervals (a segment's first beat, a
+ * pause past the look-ahead, beats written before v2 of the schema) fall back to the local mean, i.e. to
+ * "an ordinary beat", rather than to a value the network could mistake for a rhythm event.
+ */
+export function writeRrFeatures(rr: BeatRrIntervals | null, out: Float32Array, offset = 0): void {
+  if (rr === null) {
+    out.fill(0, offset, offset + RR_FEATURE_NAMES.length);
+    return;
+  }
+  const local = rr.localMeanSeconds > 0 ? rr.localMeanSeconds : TYPICAL_RR_SECONDS;
+  const long = rr.longMeanSeconds > 0 ? rr.longMeanSeconds : local;
+  const pre = rr.preSeconds ?? local;
+  const post = rr.postSeconds ?? local;
+  out[offset] = clip(pre / long) - 1;
+  out[offset + 1] = clip(post / long) - 1;
+  out[offset + 2] = clip(local / long) - 1;
+  out[offset + 3] = clip(pre / local) - 1;
+  out[offset + 4] = clip(pre) - TYPICAL_RR_SECONDS;
+}
+
+/** Write the morphology features of one beat at `out[offset...]`; an unknown comparison reads as ordinary. */
+export function writeMorphologyFeatures(
+  m: BeatTemplateComparison | null,
+  out: Float32Array,
+  offset = 0,
+): void {
+  out[offset] = m === null ? 0 : Math.min(2, Math.max(0, 1 - m.templateCorrelation));
+  out[offset + 1] = m === null ? 0 : Math.min(4, Math.max(0, m.relativeRmsDifference));
+}
+
+/** Write the features of `set` for one beat at `out[offset...]` (nothing for `none`). */
+export function writeBeatFeatures(
+  set: BeatFeatureSet,
+  beat: BeatContext,
+  out: Float32Array,
+  offset = 0,
+): void {
+  if (set === 'none') return;
+  writeRrFeatures(beat.rr, out, offset);
+  if (set === 'rr-morphology')
+    writeMorphologyFeatures(beat.morphology, out, offset + RR_FEATURE_NAMES.length);
+}
+
+/** The features of one beat for a feature set (an empty array for `none`). */
+export function beatFeatures(set: BeatFeatureSet, beat: BeatContext): Float32Array {
+  const out = new Float32Array(featureCountOf(set));
+  writeBeatFeatures(set, beat, out);
+  return out;
+}

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BeatTemplate } from '../../../src/dsp/beatTemplate';
+
+/** A narrow "normal" beat shape and a wide, inverted "ventricular" one, 75 samples (0.6 s at 125 Hz). */
+const normal = (scale = 1) =>
+  Float64Array.from({ length: 100 }, (_, i) => 0.5 + scale * 0.4 * Math.exp(-(((i - 5) / 3) ** 2)));
+const wide = () =>
+  Float64Array.from({ length: 100 }, (_, i) => 0.5 - 0.3 * Math.exp(-(((i - 20) / 12) ** 2)));
+
+describe('BeatTemplate', () => {
+  it('the first beat is its own template; similar beats correlate, a different shape does not', () => {
+    const t = new BeatTemplate(125);
+    assert.deepEqual(t.next(normal()), { templateCorrelation: 1, relativeRmsDifference: 0 });
+    for (let k = 0; k < 10; k++) t.next(normal(0.9 + 0.02 * k));
+    const same = t.next(normal(1.05));
+    assert.ok(same.templateCorrelation > 0.99, `${same.templateCorrelation}`);
+    assert.ok(same.relativeRmsDifference < 0.2, `${same.relativeRmsDifference}`);
+    const v = t.next(wide());
+    assert.ok(v.templateCorrelation < 0.3, `${v.templateCorrelation}`);
+    assert.ok(v.relativeRmsDifference > 1, `${v.relativeRmsDifference}`);
+  });
+
+  it('a run of different beats does not pull the template away once it has learnt', () => {
+    const t = new BeatTemplate(125);
+    for (let k = 0; k < 10; k++) t.next(normal());
+    for (let k = 0; k < 50; k++) t.next(wide());
+    assert.ok(t.next(normal()).templateCorrelation > 0.99);
+    assert.ok(t.next(wide()).templateCorrelation < 0.3);
+  });
+
+  it('a flat beat has no shape to compare: correlation 0, never NaN', () => {
+    const t = new BeatTemplate(125);
+    t.next(normal());
+    const flat = t.next(new Float64Array(100).fill(0.5));
+    assert.equal(flat.templateCorrelation, 0);
+    assert.ok(Number.isFinite(flat.relativeRmsDifference));
+  });
+});

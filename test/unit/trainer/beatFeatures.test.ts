@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../../src/errors';
+import {
+  beatFeatures,
+  featureCountOf,
+  featureSetForCount,
+  RR_FEATURE_NAMES,
+} from '../../../src/trainer/beatFeatures';
+import { classWeightsFor } from '../../../src/trainer/config';
+
+const near = (a: ArrayLike<number>, b: number[]) =>
+  b.forEach((v, i) => assert.ok(Math.abs(a[i] - v) < 1e-6, `feature ${i}: ${a[i]} != ${v}`));
+
+describe('beat features', () => {
+  it('rr: ratios to the patient averages, centred on a regular rhythm', () => {
+    const regular = beatFeatures('rr', {
+      rr: { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 },
+      morphology: null,
+    });
+    near(regular, [0, 0, 0, 0, 0]);
+    // A premature beat with a compensatory pause.
+    const premature = beatFeatures('rr', {
+      rr: { preSeconds: 0.5, postSeconds: 1.1, localMeanSeconds: 0.8, longMeanSeconds: 1.0 },
+      morphology: null,
+    });
+    near(premature, [0.5 - 1, 1.1 - 1, 0.8 - 1, 0.5 / 0.8 - 1, 0.5 - 0.8]);
+    assert.equal(premature.length, RR_FEATURE_NAMES.length);
+  });
+
+  it('falls back to an ordinary beat when intervals are unknown, and clips extremes', () => {
+    near(beatFeatures('rr', { rr: null, morphology: null }), [0, 0, 0, 0, 0]);
+    const firstOfSegment = beatFeatures('rr', {
+      rr: { preSeconds: null, postSeconds: null, localMeanSeconds: 0.9, longMeanSeconds: 0.9 },
+      morphology: null,
+    });
+    near(firstOfSegment, [0, 0, 0, 0, 0.9 - 0.8]);
+    const pause = beatFeatures('rr', {
+      rr: { preSeconds: 30, postSeconds: 0.8, localMeanSeconds: 1, longMeanSeconds: 1 },
+      morphology: null,
+    });
+    assert.equal(pause[0], 3, 'ratio clipped at 4');
+  });
+
+  it('rr-morphology: the rr features, then 1 - correlation and the relative RMS difference', () => {
+    const rr = { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 };
+    const f = beatFeatures('rr-morphology', {
+      rr,
+      morphology: { templateCorrelation: 0.25, relativeRmsDifference: 1.5 },
+    });
+    near(f, [0, 0, 0, 0, 0, 0.75, 1.5]);
+    near(beatFeatures('rr-morphology', { rr, morphology: null }), [0, 0, 0, 0, 0, 0, 0]);
+    assert.equal(featureCountOf('rr-morphology'), 7);
+  });
+
+  it('maps a model head size back to its feature set, with a typed error otherwise', () => {
+    assert.equal(featureSetForCount(0), 'none');
+    assert.equal(featureSetForCount(featureCountOf('rr')), 'rr');
+    assert.equal(featureSetForCount(7), 'rr-morphology');
+    assert.equal(featureSetForCount(7), 'rr-morphology');
+    assert.throws(() => featureSetForCount(3), ConfigError);
+  });
+});
+
+describe('class weights', () => {
+  it('sqrt and balanced inverse frequency, mean weight over the examples 1, capped', () => {
+    const counts = [900, 100, 0];
+    assert.equal(classWeightsFor('none', counts, 10), null);
+    const b = classWeightsFor('balanced', counts, 100) as number[];
+    // raw 1000/900 and 1000/100; mean over examples (900*1.111 + 100*10)/1000 = 2
+    near(b, [1000 / 900 / 2, 10 / 2, 100]);
+    const s = classWeightsFor('sqrt', counts, 100) as number[];
+    const raw = [Math.sqrt(1000 / 900), Math.sqrt(10)];
+    const mean = (900 * raw[0] + 100 * raw[1]) / 1000;
+    near(s, [raw[0] / mean, raw[1] / mean, 100]);
+    const capped = classWeightsFor('balanced', [990, 10], 3) as number[];
+    assert.equal(capped[1], 3);
+  });
+});
