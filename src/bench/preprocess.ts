@@ -206,22 +206,37 @@ async function benchInProcess(flags: Flags): Promise<PreprocessBenchResult> {
       `run ${run + 1}: ${(samples / seconds).toFixed(0)} samples/s (${seconds.toFixed(2)} s, ${beats} beats)`,
     );
   }
-  const sorted = [...runs].sort((a, b) => a - b);
+  return {
+    ...inProcessResult({ records: records.length, samples, beats, shape, workers: 1, runs, events }),
+    loadSeconds,
+  };
+}
+
+/** The in-process result of several timed runs: the median run is the figure, with the range beside it. */
+function inProcessResult(r: {
+  records: number;
+  samples: number;
+  beats: number;
+  shape: [number, number] | null;
+  workers: number;
+  runs: number[];
+  events: Record<string, number>;
+}): PreprocessBenchResult {
+  const sorted = [...r.runs].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   return {
     path: 'in-process',
-    records: records.length,
-    samples,
-    beats,
-    spectrogramShape: shape,
-    seconds: samples / median,
+    records: r.records,
+    samples: r.samples,
+    beats: r.beats,
+    spectrogramShape: r.shape,
+    seconds: r.samples / median,
     samplesPerSecond: median,
-    workers: 1,
-    runs,
+    workers: r.workers,
+    runs: r.runs,
     samplesPerSecondMin: sorted[0],
     samplesPerSecondMax: sorted[sorted.length - 1],
-    loadSeconds,
-    events,
+    events: r.events,
     chain: CHAIN,
   };
 }
@@ -269,23 +284,15 @@ async function benchWorkers(flags: Flags): Promise<PreprocessBenchResult> {
       `run ${run + 1}: ${(samples / seconds).toFixed(0)} samples/s (${seconds.toFixed(2)} s, ${beats} beats)`,
     );
   }
-  const sorted = [...runs].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  return {
-    path: 'in-process',
+  return inProcessResult({
     records: records.length,
     samples,
     beats,
-    spectrogramShape: shape,
-    seconds: samples / median,
-    samplesPerSecond: median,
+    shape,
     workers: flags.workers,
     runs,
-    samplesPerSecondMin: sorted[0],
-    samplesPerSecondMax: sorted[sorted.length - 1],
     events: {},
-    chain: CHAIN,
-  };
+  });
 }
 
 async function benchKafka(flags: Flags): Promise<PreprocessBenchResult> {
