@@ -11,8 +11,10 @@
  * The short configuration (documented in README and docs/serving.md): inter-patient protocol (train on
  * DS1, serve DS2), ResNet depth 14 growing once to 26, 4 epochs with the growth forced at the end of the
  * second (window 1, reserve 1), 5 power iterations per epoch, batch 64, a deterministic subset of about
- * 8,000 beats. It shows the whole loop; it is not a result to compare with the literature (`ecgflow train`
- * runs the paper's configuration).
+ * 8,000 beats, the beat-context features (RR intervals and template morphology beside the spectrogram)
+ * and square-root class weights, because live inter-patient scoring is what this stage shows and the
+ * image-only model finds almost no S beats there (docs/training.md). It shows the whole loop; it is not a
+ * result to compare with the literature (`ecgflow train` runs the paper's configuration).
  */
 import * as path from 'node:path';
 import { runLiveStage, type LiveStageSummary } from '../../pipelines/main';
@@ -82,6 +84,8 @@ export function missionTrainingConfig(settings: Pick<MissionSettings, 'depth' | 
     reserve: Math.max(1, Math.floor(settings.epochs / 2) - 1),
     lipschitzIterations: 5,
     inputShape: [...SPECTROGRAM_INPUT_SHAPE] as [number, number, number],
+    features: 'rr-morphology',
+    classWeighting: 'sqrt',
   });
 }
 
