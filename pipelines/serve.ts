@@ -28,7 +28,7 @@ import { sanitizeSamples } from '../operators/sanitizeSamples';
 import { segmentBeats } from '../operators/segmentBeats';
 import { spectrogram } from '../operators/spectrogram';
 import type { BeatSpectrogram, SampleChunkLike, SignalEventSink } from '../operators/types';
-import { consumeDecoded } from '../src/bus/consume';
+import { consumeDecodedRounds } from '../src/bus/consume';
 import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Source } from '../src/bus/types';
@@ -118,8 +118,10 @@ export interface ServeDeps {
   /** Follow the trainer: its events source and which checkpoints to swap to. */
   training?: { source: Source; swapOn: SwapPolicy; sinceMs: number; runId?: string };
   onPrediction?: (info: PredictionInfo) => void;
+  /** Predictions once acknowledged by the bus, with the acknowledgement time (latency as published). */
+  onAcknowledged?: (infos: readonly PredictionInfo[], acknowledgedAtMs: number) => void;
   onAlert?: (alert: AlertV1) => void;
-  /** Called after every acked batch with its chunk count (progress). */
+  /** Called after every acked round (one or more consumed batches) with its chunk count (progress). */
   onBatch?: (chunks: number) => void;
 }
 
@@ -143,6 +145,7 @@ export function runServe(config: ServeConfig, deps: ServeDeps): ServeRun {
     history: deps.history,
     log: deps.log,
     onPrediction: deps.onPrediction,
+    onAcknowledged: deps.onAcknowledged,
     onAlert: deps.onAlert,
   });
   let deadLetters = 0;
@@ -235,7 +238,9 @@ export function runServe(config: ServeConfig, deps: ServeDeps): ServeRun {
       );
     }
 
-    consuming.subscription = consumeDecoded<SampleChunkV1>({
+    // Rounds: the batches a Kafka fetch hands over together (the source's concurrentPartitions) are
+    // classified together and cost one flush before they are all acked (src/bus/consume.ts).
+    consuming.subscription = consumeDecodedRounds<SampleChunkV1>({
       source: deps.source,
       codec: getCodecs().SampleChunk,
       deadLetters: deadLetterWriter,
