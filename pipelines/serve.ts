@@ -41,6 +41,7 @@ import { getCodecs } from '../src/schemas/codec';
 import type { AlertV1, SampleChunkV1 } from '../src/schemas/types';
 import {
   ServeEngine,
+  servableChunkProblem,
   type PredictionInfo,
   type ServeEngineConfig,
   type ServeEngineStats,
@@ -244,6 +245,8 @@ export function runServe(config: ServeConfig, deps: ServeDeps): ServeRun {
       source: deps.source,
       codec: getCodecs().SampleChunk,
       deadLetters: deadLetterWriter,
+      // A chunk the chain cannot take (e.g. an absurd sampling rate) is dead-lettered, not a poison pill.
+      validate: servableChunkProblem,
       sinks: [deps.predictionsSink, deps.alertsSink, deps.deadLetterSink],
       handler: (items) => {
         let chunkSamples = 0;

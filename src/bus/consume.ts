@@ -55,6 +55,8 @@ export type DecodedRoundHandler<T> = (
 
 export interface ConsumeRoundsOptions<T> extends Omit<ConsumeOptions<T>, 'handler'> {
   handler: DecodedRoundHandler<T>;
+  /** Why a decoded message cannot be used (it is then dead-lettered and left out), or undefined. */
+  validate?: (value: T) => string | undefined;
   /**
    * How the start of a round is deferred after a batch arrives, so that the batches a source hands over
    * together (one fetch's partitions) all join it. Default: setImmediate (after pending I/O callbacks and
@@ -94,7 +96,7 @@ export function consumeDecodedRounds<T>(options: ConsumeRoundsOptions<T>): Obser
       const batches = waiting.splice(0, waiting.length);
       const items: DecodedMessage<T>[] = [];
       for (const batch of batches) {
-        const decoded = await decodeBatch(batch.messages, options.codec, options.deadLetters);
+        const decoded = await decodeBatch(batch.messages, options.codec, options.deadLetters, options.validate);
         for (const item of decoded)
           items.push(item);
       }

@@ -16,6 +16,7 @@
  * and reported as events. Nothing here throws on bad input.
  */
 import type { DeadLetterWriter } from '../bus/deadLetter';
+import { LIVE_SAMPLE_RATE_RANGE_HZ } from '../dsp/resampler';
 import type { BatchingSink } from '../bus/sink';
 import type { ConsumedMessage } from '../bus/types';
 import { EcgflowError, describeError } from '../errors';
@@ -44,6 +45,8 @@ export interface GatewayConfig {
   maxSamplesPerLead: number;
   /** When set, only these patients (PID-3) are accepted. */
   knownPatients?: ReadonlySet<string>;
+  /** Sampling rates accepted (Hz, inclusive): serve can only take LIVE_SAMPLE_RATE_RANGE_HZ. */
+  sampleRateRangeHz: readonly [number, number];
   continuity: Partial<ContinuityOptions>;
   /** Our name in ACKs (MSH-3). */
   application: string;
@@ -53,6 +56,7 @@ export const DEFAULT_GATEWAY_CONFIG: Omit<GatewayConfig, 'samplesTopic'> = {
   leads: ['II', 'I', 'III'],
   gainAduPerMv: 1000,
   maxSamplesPerLead: 120_000,
+  sampleRateRangeHz: LIVE_SAMPLE_RATE_RANGE_HZ,
   continuity: {},
   application: 'ECGFLOW',
 };
@@ -293,6 +297,14 @@ export class IngestGateway {
       );
     }
     const lead = this.chooseLead(wave);
+    const [lowHz, highHz] = this.config.sampleRateRangeHz;
+    if (!(lead.sampleRateHz >= lowHz && lead.sampleRateHz <= highHz))
+      throw new WaveformRejectedError(
+        'AE',
+        HL7_ERROR.dataType,
+        `lead ${lead.name}: sampling rate ${lead.sampleRateHz} Hz is outside the ${lowHz}-${highHz} Hz accepted for live ECG`,
+        { segment: 'OBX', field: 5 },
+      );
     const gain = this.config.gainAduPerMv;
     const limit = 2 ** 31 - 1;
     const adu = new Array<number>(lead.valuesMv.length);

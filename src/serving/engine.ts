@@ -29,6 +29,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { RhythmAlert, RhythmEvent } from '../../operators/rhythmAlerts';
 import type { BeatSpectrogram, SampleChunkLike } from '../../operators/types';
 import type { DecodedMessage } from '../bus/deadLetter';
+import { liveSampleRateProblem } from '../dsp/resampler';
 import type { BatchingSink } from '../bus/sink';
 import type { Metrics } from '../metrics/registry';
 import { getCodecs } from '../schemas/codec';
@@ -132,6 +133,18 @@ export interface ServeEngineStats {
   evictedSources: number;
   predictionsByModel: Record<string, number>;
   predictionsByClass: Record<string, number>;
+}
+
+/**
+ * Why a sample chunk cannot go through the live chain, or undefined when it can. Checked before the chain
+ * (serve dead-letters such a chunk with this reason): a declared sampling rate outside
+ * LIVE_SAMPLE_RATE_RANGE_HZ would make the resampler's design take seconds and hundreds of MB, never end,
+ * or throw, and a chunk on which the chain throws would stop serve at every redelivery (a poison pill).
+ * Everything else the sanitizer handles itself (skipped and reported as signal events).
+ */
+export function servableChunkProblem(chunk: SampleChunkV1): string | undefined {
+  const rate = liveSampleRateProblem(chunk.sampleRateHz);
+  return rate === undefined ? undefined : `source ${chunk.sourceId}: ${rate}`;
 }
 
 const ALERT_KINDS: Record<RhythmAlert['kind'], AlertKind> = {

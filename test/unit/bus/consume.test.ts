@@ -12,6 +12,7 @@ import { BatchingSink } from '../../../src/bus/sink';
 import type { ConsumedBatch } from '../../../src/bus/types';
 import { getCodecs } from '../../../src/schemas/codec';
 import type { SampleChunkV1 } from '../../../src/schemas/types';
+import { servableChunkProblem } from '../../../src/serving/engine';
 import { RecordingProducer } from '../../helpers/recordingProducer';
 
 const chunk = (sourceId: string, sequenceNumber: number): SampleChunkV1 => ({
@@ -123,6 +124,43 @@ describe('consumeDecodedRounds', () => {
     assert.equal(dead.length, 1);
     assert.equal(getCodecs().DeadLetter.decode(dead[0].message.value).sourcePartition, 0);
     t.subscription.unsubscribe();
+  });
+
+  it('dead-letters a message that decodes but fails validation (serve: a rate the chain cannot take)', async () => {
+    const producer = new RecordingProducer();
+    const sink = new BatchingSink(producer, { lingerMs: 0 });
+    const batches$ = new Subject<ConsumedBatch>();
+    const acks: string[] = [];
+    const seen: string[] = [];
+    consumeDecodedRounds<SampleChunkV1>({
+      source: { batches$, stopped: async () => undefined },
+      codec: getCodecs().SampleChunk,
+      deadLetters: new DeadLetterWriter(sink, 'dlq', 'serve'),
+      validate: servableChunkProblem,
+      sinks: [sink],
+      handler: (items) => {
+        for (const i of items) seen.push(`${i.value.sourceId}:${i.value.sampleRateHz}`);
+      },
+    }).subscribe();
+    batches$.next(
+      batch(
+        0,
+        [chunk('a', 0), { ...chunk('b', 0), sampleRateHz: 1e9 }, { ...chunk('c', 0), sampleRateHz: 0.001 }],
+        acks,
+      ),
+    );
+    for (let i = 0; i < 10 && acks.length < 1; i++) await tick();
+    assert.deepEqual(seen, ['a:360']);
+    assert.deepEqual(acks, ['p0']);
+    const dead = producer.sent.map((s) => getCodecs().DeadLetter.decode(s.message.value));
+    assert.deepEqual(
+      dead.map((d) => [d.errorCode, d.sourceOffset]),
+      [
+        ['MESSAGE_VALIDATION', '1'],
+        ['MESSAGE_VALIDATION', '2'],
+      ],
+    );
+    assert.match(dead[0].reason, /source b: sampling rate 1000000000 Hz is outside the 50-10000 Hz/);
   });
 
   it('fails without acking when the handler fails', async () => {

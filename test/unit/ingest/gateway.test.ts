@@ -37,6 +37,7 @@ const message = (
     decimals: 4,
   });
 
+/** Messages of 4 samples at 4 Hz keep the arithmetic readable: the gateway is told to take such rates. */
 function setup(config: Partial<GatewayConfig> = {}) {
   const sent: { topic: string; message: OutgoingMessage }[] = [];
   const producer: Producer = {
@@ -49,7 +50,7 @@ function setup(config: Partial<GatewayConfig> = {}) {
   const events: IngestEvent[] = [];
   const deadLetterSink = new BatchingSink(producer);
   const gateway = new IngestGateway(
-    { ...DEFAULT_GATEWAY_CONFIG, samplesTopic: 'samples', ...config },
+    { ...DEFAULT_GATEWAY_CONFIG, samplesTopic: 'samples', sampleRateRangeHz: [1, 10_000], ...config },
     {
       samplesSink: new BatchingSink(producer),
       deadLetterSink,
@@ -143,6 +144,26 @@ describe('ingest gateway', () => {
     const text = await metrics.registry.metrics();
     assert.match(text, /ecg_ingest_discontinuities_total\{kind="gap"\} 1/);
     assert.match(text, /ecg_ingest_discontinuities_total\{kind="overlap"\} 2/);
+  });
+});
+
+describe('ingest gateway: sampling rates', () => {
+  it('refuses a sampling rate outside the live range with AE and the reason, dead-lettered', async () => {
+    const { gateway, chunks, deadLetters } = setup({
+      sampleRateRangeHz: DEFAULT_GATEWAY_CONFIG.sampleRateRangeHz,
+    });
+    for (const [id, rate] of [
+      ['R1', '1000000000'],
+      ['R2', '0.001'],
+    ]) {
+      const text = message(id, 0).replace(/(MDC_ATTR_SAMP_RATE\^MDC\|[\d.]+\|)4\|/, `$1${rate}|`);
+      assert.notEqual(text, message(id, 0), 'the rate was replaced');
+      const ack = parseAck((await gateway.handleHl7(Buffer.from(text), origin)).ack);
+      assert.equal(ack?.code, 'AE');
+      assert.match(ack?.text ?? '', /outside the 50-10000 Hz accepted/);
+    }
+    assert.equal(chunks().length, 0);
+    assert.equal(deadLetters().length, 2);
   });
 });
 
