@@ -70,6 +70,7 @@ interface Flags {
   concurrentPartitions: number;
   out: string;
   tfBackend?: string;
+  tfThreads?: number;
   dataDir?: string;
   brokers?: string;
   json?: boolean;
@@ -119,6 +120,8 @@ export interface ServeBenchResult {
   /** Largest delay of a chunk's publication behind its due time in the load generator (ms). */
   loadMaxLateMs: number;
   instances: number;
+  /** TensorFlow intra-op threads of each instance. */
+  tfThreads: number;
   microBatches: number;
   meanMicroBatchBeats: number;
   model: string;
@@ -190,7 +193,12 @@ export function register(bench: Command): void {
       DEFAULT_CONCURRENT_PARTITIONS,
     )
     .option('--out <dir>', 'where the latency pictures go', path.join('out', 'bench-serve'))
-    .option('--tf-backend <name>', 'auto, native, gpu or js');
+    .option('--tf-backend <name>', 'auto, native, gpu or js')
+    .option(
+      '--tf-threads <n>',
+      "TensorFlow intra-op threads of each instance (default: the cores divided among the instances; env TF_NUM_INTRAOP_THREADS wins)",
+      parsePositiveNumber('tf-threads'),
+    );
   addDataDirOption(cmd);
   addBrokersOption(cmd);
   addJsonOption(cmd);
@@ -234,6 +242,15 @@ function histogram(values: Float64Array, binWidth: number, maxValue: number): [n
 }
 
 export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
+  // Each instance is a TensorFlow runtime of its own with its own thread pool, as separate processes
+  // would be; by default they share the cores out instead of each taking them all (2 instances x 2
+  // threads on 2 cores oversubscribe them whenever both classify at once). TensorFlow reads these when
+  // a runtime starts, so they are set before any is.
+  const tfThreads =
+    flags.tfThreads ??
+    Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / flags.instances));
+  process.env.TF_NUM_INTRAOP_THREADS ??= String(tfThreads);
+  process.env.TF_NUM_INTEROP_THREADS ??= String(tfThreads);
   const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
   const dataDir = resolveDataDir(flags.dataDir);
   const records = await listRecords(dataDir);
@@ -504,6 +521,7 @@ export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
         batchSize.count > 0 ? Number(((1000 * batchTime.sum) / batchSize.count).toFixed(1)) : 0,
       loadMaxLateMs: Math.round(load.maxLateMs),
       instances: flags.instances,
+      tfThreads: Number(process.env.TF_NUM_INTRAOP_THREADS),
       microBatches,
       meanMicroBatchBeats: microBatches > 0 ? Number((classified / microBatches).toFixed(1)) : 0,
       model: modelVersion,
