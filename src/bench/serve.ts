@@ -196,7 +196,7 @@ export function register(bench: Command): void {
     .option('--tf-backend <name>', 'auto, native, gpu or js')
     .option(
       '--tf-threads <n>',
-      "TensorFlow intra-op threads of each instance (default: the cores divided among the instances; env TF_NUM_INTRAOP_THREADS wins)",
+      'TensorFlow intra-op threads of each instance (default: the cores divided among the instances; env TF_NUM_INTRAOP_THREADS wins)',
       parsePositiveNumber('tf-threads'),
     );
   addDataDirOption(cmd);

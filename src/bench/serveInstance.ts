@@ -213,7 +213,6 @@ if (task !== undefined) {
   );
   runInstance(spec, (m) => port.postMessage(m), stop).then(
     () => port.close(),
-    (err: unknown) =>
-      port.postMessage({ kind: 'error', index: spec.index, message: errorText(err) }),
+    (err: unknown) => port.postMessage({ kind: 'error', index: spec.index, message: errorText(err) }),
   );
 }

@@ -96,9 +96,13 @@ export function consumeDecodedRounds<T>(options: ConsumeRoundsOptions<T>): Obser
       const batches = waiting.splice(0, waiting.length);
       const items: DecodedMessage<T>[] = [];
       for (const batch of batches) {
-        const decoded = await decodeBatch(batch.messages, options.codec, options.deadLetters, options.validate);
-        for (const item of decoded)
-          items.push(item);
+        const decoded = await decodeBatch(
+          batch.messages,
+          options.codec,
+          options.deadLetters,
+          options.validate,
+        );
+        for (const item of decoded) items.push(item);
       }
       await options.handler(items, batches);
       await Promise.all(options.sinks.map((s) => s.flush()));

@@ -122,7 +122,7 @@ export function addServeOptions(cmd: Command): Command {
     )
     .option(
       '--concurrent-partitions <n>',
-      "Kafka: partitions of one fetch handled together in one round (one flush); 1: one at a time",
+      'Kafka: partitions of one fetch handled together in one round (one flush); 1: one at a time',
       positiveInt('concurrent-partitions'),
       DEFAULT_CONCURRENT_PARTITIONS,
     )

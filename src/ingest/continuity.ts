@@ -80,7 +80,8 @@ export class PatientContinuity {
   /** Put back a patient's state taken by `checkpoint`. */
   restore(checkpoint: ContinuityCheckpoint): void {
     if (checkpoint.stream === undefined) this.streams.delete(checkpoint.patientId);
-    else this.streams.set(checkpoint.patientId, { ...checkpoint.stream, recent: [...checkpoint.stream.recent] });
+    else
+      this.streams.set(checkpoint.patientId, { ...checkpoint.stream, recent: [...checkpoint.stream.recent] });
   }
 
   /** Where the samples of a message belong; updates the patient's state unless the message is dropped. */

@@ -174,7 +174,12 @@ export class HttpIngestServer {
       // Valid, but not published: the device must send it again (nothing was acknowledged).
       this.log(`ingest http: ${origin.peer}: ${describeError(err)}`);
       res.setHeader('Retry-After', '5');
-      this.reply(res, 503, { ack: 'AR', messageId: parsed.messageId, error: describeError(err), retry: true });
+      this.reply(res, 503, {
+        ack: 'AR',
+        messageId: parsed.messageId,
+        error: describeError(err),
+        retry: true,
+      });
       return;
     }
     const status = outcome.ack === 'AA' ? 200 : outcome.ack === 'AE' ? 400 : 500;

@@ -8,7 +8,9 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
  * The parent port and the task's data when this thread is a worker started with a `workerData` object
  * that has the property `key` (which tells the tasks apart); undefined otherwise.
  */
-export function workerTask<T extends object>(key: keyof T & string): { port: MessagePort; data: T } | undefined {
+export function workerTask<T extends object>(
+  key: keyof T & string,
+): { port: MessagePort; data: T } | undefined {
   if (parentPort === null || workerData === null || typeof workerData !== 'object') return undefined;
   if (!(key in (workerData as object))) return undefined;
   return { port: parentPort, data: workerData as T };

@@ -173,7 +173,10 @@ describe('ingest gateway: bus failures', () => {
       ],
     );
     assert.deepEqual(events, [], 'no false discontinuity');
-    assert.match(await metrics.registry.metrics(), /ecg_errors_total\{stage="ingest",code="INGEST_UNAVAILABLE"\} 1/);
+    assert.match(
+      await metrics.registry.metrics(),
+      /ecg_errors_total\{stage="ingest",code="INGEST_UNAVAILABLE"\} 1/,
+    );
   });
 });
 
