@@ -5,6 +5,7 @@
  * stages in between (preprocess into the beat log, adaptive training) are the `beats` and `train`
  * pipelines, run by the `run` command (src/cli/mission.ts).
  */
+import { DEFAULT_CONCURRENT_PARTITIONS } from '../src/bus/consume';
 import { instrumentSource } from '../src/metrics/instrument';
 import { BatchingSink } from '../src/bus/sink';
 import { topicSpecs, type TopicNames } from '../src/bus/topics';
@@ -154,7 +155,12 @@ export async function runLiveStage(
   const deadLetterSink = new BatchingSink(await bus.producer());
   const replaySink = new BatchingSink(await bus.producer());
   const source = instrumentSource(
-    bus.source({ groupId: config.groupId, topics: [config.topics.samples], fromBeginning: false }),
+    bus.source({
+      groupId: config.groupId,
+      topics: [config.topics.samples],
+      fromBeginning: false,
+      concurrentPartitions: DEFAULT_CONCURRENT_PARTITIONS,
+    }),
     metrics,
     'serve',
   );

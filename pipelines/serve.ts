@@ -28,7 +28,7 @@ import { sanitizeSamples } from '../operators/sanitizeSamples';
 import { segmentBeats } from '../operators/segmentBeats';
 import { spectrogram } from '../operators/spectrogram';
 import type { BeatSpectrogram, SampleChunkLike, SignalEventSink } from '../operators/types';
-import { consumeDecoded } from '../src/bus/consume';
+import { consumeDecodedRounds } from '../src/bus/consume';
 import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Source } from '../src/bus/types';
@@ -41,6 +41,7 @@ import { getCodecs } from '../src/schemas/codec';
 import type { AlertV1, SampleChunkV1 } from '../src/schemas/types';
 import {
   ServeEngine,
+  servableChunkProblem,
   type PredictionInfo,
   type ServeEngineConfig,
   type ServeEngineStats,
@@ -118,8 +119,10 @@ export interface ServeDeps {
   /** Follow the trainer: its events source and which checkpoints to swap to. */
   training?: { source: Source; swapOn: SwapPolicy; sinceMs: number; runId?: string };
   onPrediction?: (info: PredictionInfo) => void;
+  /** Predictions once acknowledged by the bus, with the acknowledgement time (latency as published). */
+  onAcknowledged?: (infos: readonly PredictionInfo[], acknowledgedAtMs: number) => void;
   onAlert?: (alert: AlertV1) => void;
-  /** Called after every acked batch with its chunk count (progress). */
+  /** Called after every acked round (one or more consumed batches) with its chunk count (progress). */
   onBatch?: (chunks: number) => void;
 }
 
@@ -143,6 +146,7 @@ export function runServe(config: ServeConfig, deps: ServeDeps): ServeRun {
     history: deps.history,
     log: deps.log,
     onPrediction: deps.onPrediction,
+    onAcknowledged: deps.onAcknowledged,
     onAlert: deps.onAlert,
   });
   let deadLetters = 0;
@@ -235,10 +239,14 @@ export function runServe(config: ServeConfig, deps: ServeDeps): ServeRun {
       );
     }
 
-    consuming.subscription = consumeDecoded<SampleChunkV1>({
+    // Rounds: the batches a Kafka fetch hands over together (the source's concurrentPartitions) are
+    // classified together and cost one flush before they are all acked (src/bus/consume.ts).
+    consuming.subscription = consumeDecodedRounds<SampleChunkV1>({
       source: deps.source,
       codec: getCodecs().SampleChunk,
       deadLetters: deadLetterWriter,
+      // A chunk the chain cannot take (e.g. an absurd sampling rate) is dead-lettered, not a poison pill.
+      validate: servableChunkProblem,
       sinks: [deps.predictionsSink, deps.alertsSink, deps.deadLetterSink],
       handler: (items) => {
         let chunkSamples = 0;

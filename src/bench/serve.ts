@@ -9,33 +9,39 @@
  * replay clock's acquisition times (a chunk is published once its last sample is acquired), as the replay
  * does. The serve pipeline (the real one: consumer group on the samples topic, detector-driven
  * segmentation, STFT, micro-batches, native TensorFlow, predictions written to Kafka and flushed before
- * the ack) runs in the same process. The model is `--model DIR` or a fresh ResNet of `--depth` (weights do
- * not change the cost of inference).
+ * the ack) runs as `--instances` instances of one consumer group, each in its own worker thread of this
+ * process (src/bench/serveInstance.ts: its own event loop and TensorFlow runtime, as separate serve
+ * processes would have; native inference blocks its calling thread, so instances sharing one event loop
+ * stalled each other's fetches and acknowledgements). The model is `--model DIR` or a fresh ResNet of
+ * `--depth` (weights do not change the cost of inference).
  *
  * Figures, over the predictions published after a `--warmup-seconds` warm-up until the load stops:
  * beats/s sustained; end-to-end latency from the R-peak's acquisition to the prediction's publication,
  * split into the inherent segmentation look-ahead (R-peak to the last sample of the chunk that completed
  * the beat, at the replay clock) and the processing part (that sample's acquisition to publication:
- * Kafka in and out, waiting for the consumer, the operator chain, inference). A histogram of both is
- * written as a picture. Every prediction is checked to be on the predictions topic, once.
+ * Kafka in and out, waiting for the consumer, the operator chain, inference, the write). "Published" is
+ * when the broker acknowledged the prediction (the engine's flush), not when it was handed to the
+ * producer. A histogram of both is written as a picture. Every prediction is checked to be on the
+ * predictions topic, once.
+ *
+ * The processing part is split where it can be measured, so that the load generator's own delays are
+ * neither counted as serve's nor hidden: the samples topic uses LogAppendTime, and each chunk carries its
+ * due time (serveLoad.ts), so `publishDelay` is due -> appended by the broker (the generator's loop, its
+ * producer buffer, the produce round trip), `waitForServe` is appended -> handed to serve by its consumer,
+ * and `inEngine` is handed to serve -> prediction acknowledged.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Command } from 'commander';
-import { tap } from 'rxjs';
-import { runServe } from '../../pipelines/serve';
+import { DEFAULT_CONCURRENT_PARTITIONS } from '../bus/consume';
 import { KafkaBus } from '../bus/kafkaBus';
-import { BatchingSink } from '../bus/sink';
 import { topicNames, topicSpecs } from '../bus/topics';
 import { parsePositiveNumber, addBrokersOption, addDataDirOption, addJsonOption } from '../cli/options';
 import { serveConfigFrom } from '../cli/serving';
 import { resolveBrokers, resolveDataDir } from '../config/settings';
 import { ensureBroker } from '../kafka/localBroker';
-import { instrumentSource } from '../metrics/instrument';
-import { Metrics } from '../metrics/registry';
-import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
 import { resnetConfig } from '../model/config';
 import { saveResNet } from '../model/io';
 import { ResNet } from '../model/resnet';
@@ -43,11 +49,10 @@ import { writePicture } from '../report/png';
 import { lineChartSvg } from '../report/svg';
 import { DEFAULT_SERVE_ENGINE_CONFIG } from '../serving/engine';
 import { Quantiles } from '../serving/liveScore';
+import type { InstanceMessage, InstanceSpec, InstanceSummary } from './serveInstance';
 import type { LoadReport, LoadSpec } from './serveLoad';
-import { loadServingModel, ModelManager, versionOfModelDir } from '../serving/modelManager';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../tf/backend';
 import { log, printJson, table } from '../util/output';
-import { AAMI_CLASSES } from '../wfdb/labels';
 import { listRecords } from '../wfdb/record';
 
 interface Flags {
@@ -62,8 +67,10 @@ interface Flags {
   maxBatchBeats: number;
   maxWaitMs: number;
   maxBytesPerPartition: number;
+  concurrentPartitions: number;
   out: string;
   tfBackend?: string;
+  tfThreads?: number;
   dataDir?: string;
   brokers?: string;
   json?: boolean;
@@ -90,19 +97,31 @@ export interface ServeBenchResult {
     processingMax: number | null;
     processingWithinObjective: number | null;
   };
-  /** Publication of a chunk to its arrival at serve (producer linger, broker, fetch), seconds. */
+  /** A chunk's due time to its arrival at serve (generator, producer, broker, fetch), seconds. */
   transitP50: number | null;
   transitP99: number | null;
-  /** The completing chunk reaching serve's engine to the prediction written, seconds. */
+  /** The load generator's share of transit: due time -> appended by the broker (LogAppendTime), seconds. */
+  publishDelayP50: number | null;
+  publishDelayP99: number | null;
+  /** The rest of transit: appended by the broker -> handed to serve by its consumer, seconds. */
+  waitForServeP50: number | null;
+  waitForServeP99: number | null;
+  /** The completing chunk reaching serve's engine to the prediction acknowledged by the broker, seconds. */
   inEngineP50: number | null;
   inEngineP99: number | null;
   consumedBatches: number;
+  /** Rounds: the consumed batches handled together with one flush (see consumeDecodedRounds). */
+  rounds: number;
+  meanRoundBatches: number;
+  concurrentPartitions: number;
   meanConsumedBatchMessages: number;
   /** From a consumed batch's arrival to its ack (chain, inference, predictions flushed). */
   meanConsumedBatchMs: number;
   /** Largest delay of a chunk's publication behind its due time in the load generator (ms). */
   loadMaxLateMs: number;
   instances: number;
+  /** TensorFlow intra-op threads of each instance. */
+  tfThreads: number;
   microBatches: number;
   meanMicroBatchBeats: number;
   model: string;
@@ -138,7 +157,7 @@ export function register(bench: Command): void {
     .option('--partitions <n>', 'partitions of the samples topic', parsePositiveNumber('partitions'), 6)
     .option(
       '--instances <n>',
-      'serve instances in the consumer group (in this process)',
+      'serve instances in the consumer group (each in its own worker thread)',
       parsePositiveNumber('instances'),
       2,
     )
@@ -167,8 +186,19 @@ export function register(bench: Command): void {
       parsePositiveNumber('max-bytes-per-partition'),
       262_144,
     )
+    .option(
+      '--concurrent-partitions <n>',
+      "partitions of one fetch each instance handles in one round (1: one partition's batch at a time)",
+      parsePositiveNumber('concurrent-partitions'),
+      DEFAULT_CONCURRENT_PARTITIONS,
+    )
     .option('--out <dir>', 'where the latency pictures go', path.join('out', 'bench-serve'))
-    .option('--tf-backend <name>', 'auto, native, gpu or js');
+    .option('--tf-backend <name>', 'auto, native, gpu or js')
+    .option(
+      '--tf-threads <n>',
+      'TensorFlow intra-op threads of each instance (default: the cores divided among the instances; env TF_NUM_INTRAOP_THREADS wins)',
+      parsePositiveNumber('tf-threads'),
+    );
   addDataDirOption(cmd);
   addBrokersOption(cmd);
   addJsonOption(cmd);
@@ -212,6 +242,15 @@ function histogram(values: Float64Array, binWidth: number, maxValue: number): [n
 }
 
 export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
+  // Each instance is a TensorFlow runtime of its own with its own thread pool, as separate processes
+  // would be; by default they share the cores out instead of each taking them all (2 instances x 2
+  // threads on 2 cores oversubscribe them whenever both classify at once). TensorFlow reads these when
+  // a runtime starts, so they are set before any is.
+  const tfThreads =
+    flags.tfThreads ??
+    Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / flags.instances));
+  process.env.TF_NUM_INTRAOP_THREADS ??= String(tfThreads);
+  process.env.TF_NUM_INTEROP_THREADS ??= String(tfThreads);
   const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
   const dataDir = resolveDataDir(flags.dataDir);
   const records = await listRecords(dataDir);
@@ -223,9 +262,9 @@ export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
   const bus = new KafkaBus({ brokers: broker.brokers, clientId: 'ecgflow-bench-serve' });
   const runId = `${Date.now()}-${process.pid}`;
   const topics = topicNames(`bench-serve-${runId}.`);
-  const metrics = new Metrics({ defaultMetrics: false });
   const tmpModel =
     flags.model === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-bench-serve-')) : undefined;
+  const workers: Worker[] = [];
   try {
     // The model: a saved one, or a fresh one saved and loaded the way serve loads any model.
     let modelDir = flags.model;
@@ -235,15 +274,14 @@ export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
       fresh.dispose();
       modelDir = tmpModel as string;
     }
-    const expected = { inputShape: SPECTROGRAM_INPUT_SHAPE, classes: AAMI_CLASSES };
-    const models = new ModelManager(
-      loadServingModel(modelDir, versionOfModelDir(modelDir), expected),
-      expected,
-    );
-
-    const chunkSeconds = 1;
     const benchStart = Date.now() + 5000;
-    await bus.ensureTopics(topicSpecs(topics, { samples: flags.partitions }));
+    // LogAppendTime on the samples topic: consumed messages carry the broker's append time, which splits
+    // transit into the load generator's share and serve's (the chunks' own times are in their payload).
+    await bus.ensureTopics(
+      topicSpecs(topics, { samples: flags.partitions }).map((s) =>
+        s.topic === topics.samples ? { ...s, config: { 'message.timestamp.type': 'LogAppendTime' } } : s,
+      ),
+    );
     const config = serveConfigFrom(
       {
         ...DEFAULT_SERVE_ENGINE_CONFIG,
@@ -257,70 +295,91 @@ export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
       },
       topics,
     );
+    const loadEndMs = benchStart + flags.seconds * 1000;
+    const measureFromMs = benchStart + flags.warmupSeconds * 1000;
     const seen = new Set<string>();
     let predictions = 0;
     let duplicates = 0;
     const processing = new Quantiles();
     const lookAhead = new Quantiles();
     const endToEnd = new Quantiles();
-    let measured = 0;
-    const loadEndMs = benchStart + flags.seconds * 1000;
-    const measureFromMs = benchStart + flags.warmupSeconds * 1000;
-    // Transit: from a chunk's publication (its last sample acquired) to its arrival at serve.
+    // Transit: from a chunk's due time (its last sample acquired) to its arrival at serve, split at the
+    // broker's append time.
     const transit = new Quantiles();
+    const publishDelay = new Quantiles();
+    const waitForServe = new Quantiles();
     const inEngine = new Quantiles();
-    const chunkWallMs = (1000 * chunkSeconds) / flags.speed;
-    // Serve instances in one consumer group (each with its own consumer, sinks and operator state), as
-    // separate processes would be; they share this process's CPU and the model snapshot.
-    const instances = [];
+    const add = (q: Quantiles, values: readonly number[]) => {
+      for (const v of values) q.add(v);
+    };
+
+    // Serve instances in one consumer group, each in its own worker thread with its own consumer, sinks,
+    // operator state, TensorFlow runtime and model, as separate serve processes would be (serveInstance.ts).
+    const summaries: InstanceSummary[] = [];
+    let ready: Extract<InstanceMessage, { kind: 'ready' }> | undefined;
+    const finished: Promise<void>[] = [];
+    let readyCount = 0;
+    let allReady: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (allReady = resolve));
     for (let i = 0; i < flags.instances; i++) {
-      const raw = bus.source({
+      const spec: InstanceSpec = {
+        index: i,
+        brokers: broker.brokers,
+        samplesTopic: topics.samples,
         groupId: `bench-serve-${runId}`,
-        topics: [topics.samples],
-        fromBeginning: true,
+        modelDir,
+        config,
         maxBytesPerPartition: flags.maxBytesPerPartition,
-      });
-      const timed = {
-        batches$: raw.batches$.pipe(
-          tap((batch) => {
-            const now = Date.now();
-            if (now < measureFromMs || now > loadEndMs) return;
-            for (const m of batch.messages) transit.add((now - m.timestampMs - chunkWallMs) / 1000);
-          }),
-        ),
-        stopped: () => raw.stopped(),
+        concurrentPartitions: flags.concurrentPartitions,
+        measureFromMs,
+        measureToMs: loadEndMs,
+        speed: flags.speed,
+        tfBackend: flags.tfBackend,
       };
-      const sinks = [
-        new BatchingSink(await bus.producer()),
-        new BatchingSink(await bus.producer()),
-        new BatchingSink(await bus.producer()),
-      ];
-      const run = runServe(config, {
-        source: instrumentSource(timed, metrics, 'serve'),
-        models,
-        predictionsSink: sinks[0],
-        alertsSink: sinks[1],
-        deadLetterSink: sinks[2],
-        metrics,
-        log,
-        onPrediction: ({ prediction: p, recovered, inEngineSeconds }) => {
-          predictions++;
-          if (seen.has(p.dedupKey)) duplicates++;
-          seen.add(p.dedupKey);
-          if (recovered || p.publishedTimeMs < measureFromMs || p.publishedTimeMs > loadEndMs) return;
-          measured++;
-          const look = (p.lookAheadSeconds ?? 0) / flags.speed;
-          lookAhead.add(look);
-          processing.add(p.latencySeconds);
-          endToEnd.add(look + p.latencySeconds);
-          inEngine.add(inEngineSeconds);
-        },
-      });
-      instances.push({ run, sinks });
+      const worker = new Worker(path.join(__dirname, 'serveInstance.js'), { workerData: spec });
+      workers.push(worker);
+      finished.push(
+        new Promise<void>((resolve, reject) => {
+          worker.on('message', (m: InstanceMessage) => {
+            if (m.kind === 'ready') {
+              ready = m;
+              if (++readyCount === flags.instances) allReady();
+            } else if (m.kind === 'measure') {
+              for (const key of m.keys) {
+                if (seen.has(key)) duplicates++;
+                seen.add(key);
+              }
+              predictions += m.keys.length;
+              add(processing, m.processing);
+              add(lookAhead, m.lookAhead);
+              for (let k = 0; k < m.processing.length; k++) endToEnd.add(m.processing[k] + m.lookAhead[k]);
+              add(inEngine, m.inEngine);
+              add(transit, m.transit);
+              add(publishDelay, m.publishDelay);
+              add(waitForServe, m.waitForServe);
+            } else if (m.kind === 'done') {
+              summaries.push(m);
+            } else if (m.kind === 'error') {
+              reject(new Error(`serve instance ${m.index}: ${m.message}`));
+            }
+          });
+          worker.on('error', reject);
+          // Resolved at exit, after the instance has left the group: its topics may then be deleted.
+          worker.on('exit', (code) => {
+            if (code !== 0) reject(new Error(`serve instance ${i} exited with ${code}`));
+            else resolve();
+          });
+        }),
+      );
     }
+    const failed = Promise.all(finished).then(() => {
+      throw new Error('the serve instances ended before the load did');
+    });
+    await Promise.race([started, failed]);
+    const model = ready as Extract<InstanceMessage, { kind: 'ready' }>;
 
     log(
-      `bench serve: ${flags.patients} patients at ${flags.speed}x real time for ${flags.seconds} s through Kafka at ${broker.brokers.join(',')} (${flags.partitions} partitions); model ${models.current.version} (depth ${models.current.depth}) on ${JSON.stringify(runtimeSummary(runtime))}`,
+      `bench serve: ${flags.patients} patients at ${flags.speed}x real time for ${flags.seconds} s through Kafka at ${broker.brokers.join(',')} (${flags.partitions} partitions); ${flags.instances} serve instance(s), model ${model.modelVersion} (depth ${model.depth}) on ${JSON.stringify(runtimeSummary(runtime))}`,
     );
     // The load, in a worker thread: its publication times must not wait for serve's event loop.
     const spec: LoadSpec = {
@@ -333,42 +392,45 @@ export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
       seconds: flags.seconds,
       startMs: benchStart,
     };
-    const load = await new Promise<LoadReport>((resolve, reject) => {
-      const worker = new Worker(path.join(__dirname, 'serveLoad.js'), { workerData: spec });
-      let lastReport = Date.now();
-      worker.on('message', (m: { kind: string; chunks?: number; report?: LoadReport; message?: string }) => {
-        if (m.kind === 'progress' && Date.now() - lastReport >= 5000) {
-          lastReport = Date.now();
-          log(
-            `bench serve: ${Math.round((Date.now() - benchStart) / 1000)} s: ${m.chunks} chunks published, ${predictions} predictions`,
-          );
-        } else if (m.kind === 'done') resolve(m.report as LoadReport);
-        else if (m.kind === 'error') reject(new Error(`load generator: ${m.message}`));
-      });
-      worker.on('error', reject);
-    });
+    const load = await Promise.race([
+      failed,
+      new Promise<LoadReport>((resolve, reject) => {
+        const worker = new Worker(path.join(__dirname, 'serveLoad.js'), { workerData: spec });
+        let lastReport = Date.now();
+        worker.on(
+          'message',
+          (m: { kind: string; chunks?: number; report?: LoadReport; message?: string }) => {
+            if (m.kind === 'progress' && Date.now() - lastReport >= 5000) {
+              lastReport = Date.now();
+              log(
+                `bench serve: ${Math.round((Date.now() - benchStart) / 1000)} s: ${m.chunks} chunks published, ${predictions} predictions`,
+              );
+            } else if (m.kind === 'done') resolve(m.report as LoadReport);
+            else if (m.kind === 'error') reject(new Error(`load generator: ${m.message}`));
+          },
+        );
+        worker.on('error', reject);
+      }),
+    ]);
     const chunks = load.chunks;
     const samplesPublished = load.samples;
     const measuredSeconds = (loadEndMs - measureFromMs) / 1000;
     // Let the pipeline drain what was published, then stop it (flushing what the chain still holds).
     await sleep(3000);
-    for (const instance of instances) instance.run.stop();
-    const summaries = await Promise.all(instances.map((i) => i.run.done));
-    await Promise.all(instances.flatMap((i) => i.sinks.map((sink) => sink.close())));
+    for (const w of workers) w.postMessage({ kind: 'stop' });
+    await Promise.all(finished);
     const microBatches = summaries.reduce((n, x) => n + x.microBatches, 0);
     const classified = summaries.reduce((n, x) => n + x.predictions, 0);
-    const onTopic = (await bus.endOffsets(topics.predictions)).reduce((a, b) => a + b, 0);
-    const sumCount = async (h: { get(): Promise<{ values: { metricName?: string; value: number }[] }> }) => {
-      const values = (await h.get()).values;
-      const pick = (suffix: string) =>
-        values.filter((v) => v.metricName?.endsWith(suffix)).reduce((a, v) => a + v.value, 0);
-      return { sum: pick('_sum'), count: pick('_count') };
+    const rounds = summaries.reduce((n, x) => n + x.rounds, 0);
+    const batchSize = {
+      count: summaries.reduce((n, x) => n + x.consumedBatches, 0),
+      sum: summaries.reduce((n, x) => n + x.consumedMessages, 0),
     };
-    const batchTime = await sumCount(metrics.batchDuration);
-    const batchSize = await sumCount(metrics.consumedBatchSize);
-    const modelVersion = models.current.version;
-    const modelDepth = models.current.depth;
-    models.dispose();
+    const batchTime = { sum: summaries.reduce((n, x) => n + x.batchSeconds, 0) };
+    const onTopic = (await bus.endOffsets(topics.predictions)).reduce((a, b) => a + b, 0);
+    const measured = processing.count;
+    const modelVersion = model.modelVersion;
+    const modelDepth = model.depth;
 
     fs.mkdirSync(flags.out, { recursive: true });
     const proc = processing.all();
@@ -443,15 +505,23 @@ export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
       },
       transitP50: r3(transit.quantile(0.5)),
       transitP99: r3(transit.quantile(0.99)),
+      publishDelayP50: r3(publishDelay.quantile(0.5)),
+      publishDelayP99: r3(publishDelay.quantile(0.99)),
+      waitForServeP50: r3(waitForServe.quantile(0.5)),
+      waitForServeP99: r3(waitForServe.quantile(0.99)),
       inEngineP50: r3(inEngine.quantile(0.5)),
       inEngineP99: r3(inEngine.quantile(0.99)),
       consumedBatches: batchSize.count,
+      rounds,
+      meanRoundBatches: rounds > 0 ? Number((batchSize.count / rounds).toFixed(2)) : 0,
+      concurrentPartitions: flags.concurrentPartitions,
       meanConsumedBatchMessages:
         batchSize.count > 0 ? Number((batchSize.sum / batchSize.count).toFixed(1)) : 0,
       meanConsumedBatchMs:
-        batchTime.count > 0 ? Number(((1000 * batchTime.sum) / batchTime.count).toFixed(1)) : 0,
+        batchSize.count > 0 ? Number(((1000 * batchTime.sum) / batchSize.count).toFixed(1)) : 0,
       loadMaxLateMs: Math.round(load.maxLateMs),
       instances: flags.instances,
+      tfThreads: Number(process.env.TF_NUM_INTRAOP_THREADS),
       microBatches,
       meanMicroBatchBeats: microBatches > 0 ? Number((classified / microBatches).toFixed(1)) : 0,
       model: modelVersion,
@@ -462,6 +532,7 @@ export async function benchServe(flags: Flags): Promise<ServeBenchResult> {
       pictures,
     };
   } finally {
+    await Promise.all(workers.map((w) => w.terminate())); // exited already unless something failed
     await bus.deleteTopics(Object.values(topics)).catch(() => undefined);
     await bus.close();
     await broker.stop();

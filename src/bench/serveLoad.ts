@@ -3,13 +3,19 @@
  * on the serve pipeline's event loop (in production the bedside gateways are other processes): simulated
  * patients' chunks published onto the samples topic on the replay clock, every patient at `speed` times
  * real time, their starts staggered over one 10 s window. A chunk is published once its
- * last sample is due; its acquisitionTimeMs (and Kafka timestamp) is its first sample's time.
+ * last sample is due; its acquisitionTimeMs is its first sample's time. Each message carries its due time
+ * (epoch ms) in the header `DUE_HEADER`, so that the bench can tell the generator's own delay (due ->
+ * appended by the broker, with the samples topic on LogAppendTime) from the time the chunk then waits for
+ * serve.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { KafkaBus } from '../bus/kafkaBus';
 import { BatchingSink } from '../bus/sink';
 import { loadRecording } from '../replay/loadRecording';
 import { getCodecs } from '../schemas/codec';
+import { errorText, workerTask } from '../util/workerTask';
+
+/** Header with the wall-clock time (epoch ms) at which the chunk was due for publication. */
+export const DUE_HEADER = 'ecgflow-due-ms';
 
 export interface LoadSpec {
   brokers: string[];
@@ -85,7 +91,8 @@ export async function generateLoad(
           const k = p.nextChunk++;
           const first = k * n;
           const acquisitionTimeMs = Math.round(p.startMs + k * periodMs);
-          report.maxLateMs = Math.max(report.maxLateMs, now - (p.startMs + (k + 1) * periodMs));
+          const dueMs = p.startMs + (k + 1) * periodMs;
+          report.maxLateMs = Math.max(report.maxLateMs, now - dueMs);
           const from = p.offset + first;
           await sink.write(spec.topic, {
             key: p.sourceId,
@@ -103,6 +110,7 @@ export async function generateLoad(
               endOfStream: false,
             }),
             timestampMs: acquisitionTimeMs,
+            headers: { [DUE_HEADER]: dueMs.toFixed(1) },
           });
           report.chunks++;
           report.samples += n;
@@ -120,22 +128,17 @@ export async function generateLoad(
 }
 
 // As a worker thread: run the load described by workerData, report progress and the result.
-if (
-  parentPort !== null &&
-  workerData !== null &&
-  typeof workerData === 'object' &&
-  'topic' in (workerData as object)
-) {
-  const port = parentPort;
+const task = workerTask<LoadSpec>('topic');
+if (task !== undefined) {
+  const { port, data } = task;
   let last = 0;
-  generateLoad(workerData as LoadSpec, (chunks) => {
+  generateLoad(data, (chunks) => {
     if (chunks - last >= 1000) {
       last = chunks;
       port.postMessage({ kind: 'progress', chunks });
     }
   }).then(
     (report) => port.postMessage({ kind: 'done', report }),
-    (err: unknown) =>
-      port.postMessage({ kind: 'error', message: err instanceof Error ? err.message : String(err) }),
+    (err: unknown) => port.postMessage({ kind: 'error', message: errorText(err) }),
   );
 }

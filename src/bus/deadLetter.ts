@@ -4,7 +4,7 @@
  * and the stream carries on. Nothing is dropped silently: every rejected message is either on the
  * dead-letter topic or the pipeline fails (and its batch is not acked, so it is redelivered).
  */
-import { EcgflowError, describeError } from '../errors';
+import { EcgflowError, MessageValidationError, describeError } from '../errors';
 import type { Codec } from '../schemas/codec';
 import { getCodecs } from '../schemas/codec';
 import type { BatchingSink } from './sink';
@@ -45,23 +45,25 @@ export interface DecodedMessage<T> {
   message: ConsumedMessage;
 }
 
-/** Decode a batch; messages that fail go to the dead-letter writer and are left out of the result. */
+/**
+ * Decode a batch; messages that fail go to the dead-letter writer and are left out of the result. With
+ * `validate`, a message that decodes but whose content the stage cannot use (validate returns why) is
+ * dead-lettered too, as a MessageValidationError naming the topic, partition and offset.
+ */
 export async function decodeBatch<T>(
   messages: readonly ConsumedMessage[],
   codec: Codec<T>,
   deadLetters: DeadLetterWriter,
+  validate?: (value: T) => string | undefined,
 ): Promise<DecodedMessage<T>[]> {
   const out: DecodedMessage<T>[] = [];
   for (const message of messages) {
+    const location = { source: message.topic, partition: message.partition, offset: message.offset };
     try {
-      out.push({
-        value: codec.decode(message.value, {
-          source: message.topic,
-          partition: message.partition,
-          offset: message.offset,
-        }),
-        message,
-      });
+      const value = codec.decode(message.value, location);
+      const problem = validate?.(value);
+      if (problem !== undefined) throw new MessageValidationError(problem, location);
+      out.push({ value, message });
     } catch (err) {
       await deadLetters.write(message, err);
     }

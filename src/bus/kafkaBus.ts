@@ -235,7 +235,7 @@ export class KafkaBus implements Bus {
           autoCommit: true,
           autoCommitInterval: 1000,
           eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 1,
+          partitionsConsumedConcurrently: Math.max(1, Math.floor(options.concurrentPartitions ?? 1)),
           eachBatch: async ({
             batch,
             resolveOffset,

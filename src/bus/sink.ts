@@ -4,6 +4,11 @@
  * sent one at a time per sink so that per-key order survives retries; `flush` resolves when everything
  * written so far is acknowledged, and rejects with the first send failure, so a caller that acks its
  * source only after `flush` never commits an offset whose output was lost.
+ *
+ * A failure is sticky: nothing is sent after it, and `write` and `flush` reject. A caller that must go on
+ * after a failed send (the bedside gateway: the broker may come back) writes with `publish`, which
+ * resolves or rejects for that one message, and calls `resume()` after a failure: what was queued is
+ * dropped (every `publish` among it has been rejected) and the sink accepts messages again.
  */
 import type { OutgoingMessage, Producer } from './types';
 
@@ -35,6 +40,8 @@ interface Queued {
   topic: string;
   message: OutgoingMessage;
   bytes: number;
+  /** Set by `publish`: settled when this message is acknowledged or lost. */
+  settle?: { resolve: () => void; reject: (err: unknown) => void };
 }
 
 export interface SinkStats {
@@ -63,6 +70,40 @@ export class BatchingSink {
 
   /** Queue one message; waits only while the buffer is over its bound. */
   async write(topic: string, message: OutgoingMessage): Promise<void> {
+    await this.enqueue(topic, message, undefined);
+  }
+
+  /**
+   * Queue one message and resolve once it is acknowledged by the bus (sent without waiting for the linger
+   * to end); rejects when it is lost: its send failed, or the sink had failed already.
+   */
+  async publish(topic: string, message: OutgoingMessage): Promise<void> {
+    let settle: Queued['settle'];
+    const acknowledged = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    acknowledged.catch(() => undefined); // observed below; never an unhandled rejection in between
+    await this.enqueue(topic, message, settle);
+    this.kick();
+    await acknowledged;
+  }
+
+  /**
+   * After a failed send: drop everything queued (each `publish` among it is rejected, and so is every
+   * `flush` still waiting: plain `write`s among it are lost) and accept messages again. A no-op when
+   * nothing failed. Nothing is in flight after a failure (the pump stops at the failed send).
+   */
+  resume(): void {
+    const failure = this.failure;
+    if (failure === undefined) return;
+    for (const q of this.queue) q.settle?.reject(failure);
+    this.queue = [];
+    this.bufferedBytes = 0;
+    const drains = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of drains) w.reject(failure);
+    this.failure = undefined;
+  }
+
+  private async enqueue(topic: string, message: OutgoingMessage, settle: Queued['settle']): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     while (this.bufferedBytes >= this.options.maxBufferedBytes) {
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
@@ -70,7 +111,7 @@ export class BatchingSink {
     }
     let bytes = message.value.length + Buffer.byteLength(message.key) + RECORD_OVERHEAD_BYTES;
     for (const [k, v] of Object.entries(message.headers ?? {})) bytes += k.length + v.length;
-    this.queue.push({ topic, message, bytes });
+    this.queue.push({ topic, message, bytes, settle });
     this.bufferedBytes += bytes;
     this.schedule();
   }
@@ -137,8 +178,10 @@ export class BatchingSink {
       } catch (err) {
         this.failure = err;
         this.queue.unshift(...batch); // kept for inspection; nothing after a failure is sent
+        for (const q of this.queue) q.settle?.reject(err);
         break;
       }
+      for (const q of batch) q.settle?.resolve();
       this.stats.sends++;
       this.stats.messages += count;
       this.stats.bytes += bytes;

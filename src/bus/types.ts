@@ -58,6 +58,14 @@ export interface ConsumerOptions {
   maxBatchMessages?: number;
   /** Kafka: most bytes fetched per partition per request (kafkajs default 1 MiB); smaller = smaller batches. */
   maxBytesPerPartition?: number;
+  /**
+   * Kafka: how many partitions' batches of one fetch are handed over at the same time (kafkajs
+   * `partitionsConsumedConcurrently`, default 1: one after another). Each partition still has at most one
+   * unacked batch, so per-partition order and the memory bound hold; a consumer that processes the
+   * batches handed over together in one round (consumeDecodedRounds) pays one output flush per fetch
+   * instead of one per partition. The in-process bus always hands over one batch at a time.
+   */
+  concurrentPartitions?: number;
 }
 
 export interface Source {

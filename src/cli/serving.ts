@@ -11,6 +11,7 @@ import {
   type ServeDeps,
   type ServeRun,
 } from '../../pipelines/serve';
+import { DEFAULT_CONCURRENT_PARTITIONS } from '../bus/consume';
 import { KafkaPartitionReader } from '../bus/partitionRange';
 import { BatchingSink } from '../bus/sink';
 import { topicSpecs, type TopicNames } from '../bus/topics';
@@ -41,6 +42,7 @@ export interface ServeFlags {
   lookBackSeconds: number;
   idleSourceSeconds: number;
   maxBytesPerPartition?: number;
+  concurrentPartitions: number;
   topicPrefix: string;
   tfBackend?: string;
 }
@@ -118,6 +120,12 @@ export function addServeOptions(cmd: Command): Command {
       'Kafka fetch size per partition (smaller: smaller consumed batches)',
       positiveInt('max-bytes-per-partition'),
     )
+    .option(
+      '--concurrent-partitions <n>',
+      'Kafka: partitions of one fetch handled together in one round (one flush); 1: one at a time',
+      positiveInt('concurrent-partitions'),
+      DEFAULT_CONCURRENT_PARTITIONS,
+    )
     .option('--topic-prefix <prefix>', 'prefix for every topic name', '')
     .option('--tf-backend <name>', 'auto, native, gpu or js (env ECGFLOW_TF_BACKEND)');
 }
@@ -168,6 +176,8 @@ export interface StartServingOptions {
   swapOn: SwapPolicy;
   followRun?: string;
   maxBytesPerPartition?: number;
+  /** Kafka: partitions of one fetch handled in one round; default DEFAULT_CONCURRENT_PARTITIONS. */
+  concurrentPartitions?: number;
   metrics: Metrics;
   log: (line: string) => void;
   onPrediction?: ServeDeps['onPrediction'];
@@ -220,6 +230,7 @@ export async function startServing(options: StartServingOptions): Promise<Servin
       topics: [topics.samples],
       fromBeginning: options.fromBeginning,
       maxBytesPerPartition: options.maxBytesPerPartition,
+      concurrentPartitions: options.concurrentPartitions ?? DEFAULT_CONCURRENT_PARTITIONS,
     }),
     metrics,
     'serve',

@@ -31,6 +31,24 @@ export const DEFAULT_RESAMPLER_CONFIG: Readonly<ResamplerConfig> = Object.freeze
   maxDenominator: 10_000,
 });
 
+/**
+ * Input rates (Hz) that live sources may declare. ECG is sampled at about 100 Hz to a few kHz; far outside
+ * that, the polyphase design (whose length grows with the rate ratio's terms) costs seconds of CPU and
+ * hundreds of MB for one source (about 100 kHz), never finishes (0.001 Hz), or throws (1e9 Hz), and a chunk
+ * that makes the live chain throw would stop the consumer at every redelivery. Live pipelines therefore
+ * validate declared rates against this range at their edge: the bedside gateway refuses such a message
+ * (AE), serve dead-letters such a chunk.
+ */
+export const LIVE_SAMPLE_RATE_RANGE_HZ: readonly [number, number] = Object.freeze([50, 10_000] as const);
+
+/** Why `rateHz` cannot be a live source's sampling rate, or undefined when it can. */
+export function liveSampleRateProblem(rateHz: number): string | undefined {
+  const [low, high] = LIVE_SAMPLE_RATE_RANGE_HZ;
+  if (!Number.isFinite(rateHz) || rateHz < low || rateHz > high)
+    return `sampling rate ${rateHz} Hz is outside the ${low}-${high} Hz accepted for live ECG`;
+  return undefined;
+}
+
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;

@@ -40,6 +40,12 @@ export interface ContinuityOptions {
 
 export const DEFAULT_CONTINUITY: ContinuityOptions = { toleranceSeconds: 0.05, recentControlIds: 64 };
 
+/** A patient's continuity state at one moment (see `PatientContinuity.checkpoint`). */
+export interface ContinuityCheckpoint {
+  readonly patientId: string;
+  readonly stream: Readonly<Stream> | undefined;
+}
+
 interface Stream {
   rateHz: number;
   /** Time of sample 0 of the current numbering at the current rate (re-anchored as messages arrive). */
@@ -59,6 +65,23 @@ export class PatientContinuity {
 
   get patients(): number {
     return this.streams.size;
+  }
+
+  /**
+   * The patient's state as it is now. A caller that places a message and then fails to publish it puts
+   * this back with `restore`, so that the sender's retransmission is placed again rather than taken for a
+   * duplicate of something that was never published.
+   */
+  checkpoint(patientId: string): ContinuityCheckpoint {
+    const s = this.streams.get(patientId);
+    return { patientId, stream: s === undefined ? undefined : { ...s, recent: [...s.recent] } };
+  }
+
+  /** Put back a patient's state taken by `checkpoint`. */
+  restore(checkpoint: ContinuityCheckpoint): void {
+    if (checkpoint.stream === undefined) this.streams.delete(checkpoint.patientId);
+    else
+      this.streams.set(checkpoint.patientId, { ...checkpoint.stream, recent: [...checkpoint.stream.recent] });
   }
 
   /** Where the samples of a message belong; updates the patient's state unless the message is dropped. */

@@ -13,9 +13,17 @@
  * `AE`/`AR` with the error text otherwise. Every refused message is also written to the dead-letter topic
  * with its reason and original bytes, and counted (`ecg_errors_total{stage="ingest"}`,
  * `ecg_dead_letter_messages_total`). Gaps and overlaps are counted (`ecg_ingest_discontinuities_total`)
- * and reported as events. Nothing here throws on bad input.
+ * and reported as events once the message is published. Nothing here throws on bad input.
+ *
+ * A valid message whose samples the bus does not take (the broker unreachable beyond the producer's
+ * retries) is not the sender's fault and is not refused: the patient's continuity is put back as it was,
+ * the failure is counted (`ecg_errors_total{stage="ingest",code="INGEST_UNAVAILABLE"}`), and
+ * `IngestUnavailableError` is thrown, on which the transport answers nothing (MLLP closes the connection)
+ * or 503 (HTTP), so that the sender sends the message again, and that resend is placed and published
+ * like the first attempt (not dropped as a retransmission of something never published).
  */
 import type { DeadLetterWriter } from '../bus/deadLetter';
+import { LIVE_SAMPLE_RATE_RANGE_HZ } from '../dsp/resampler';
 import type { BatchingSink } from '../bus/sink';
 import type { ConsumedMessage } from '../bus/types';
 import { EcgflowError, describeError } from '../errors';
@@ -44,6 +52,8 @@ export interface GatewayConfig {
   maxSamplesPerLead: number;
   /** When set, only these patients (PID-3) are accepted. */
   knownPatients?: ReadonlySet<string>;
+  /** Sampling rates accepted (Hz, inclusive): serve can only take LIVE_SAMPLE_RATE_RANGE_HZ. */
+  sampleRateRangeHz: readonly [number, number];
   continuity: Partial<ContinuityOptions>;
   /** Our name in ACKs (MSH-3). */
   application: string;
@@ -53,6 +63,7 @@ export const DEFAULT_GATEWAY_CONFIG: Omit<GatewayConfig, 'samplesTopic'> = {
   leads: ['II', 'I', 'III'],
   gainAduPerMv: 1000,
   maxSamplesPerLead: 120_000,
+  sampleRateRangeHz: LIVE_SAMPLE_RATE_RANGE_HZ,
   continuity: {},
   application: 'ECGFLOW',
 };
@@ -100,6 +111,13 @@ export interface GatewayStats {
 /** A refusal that is not HL7's own (JSON ingest, patient list, lead choice, value range). */
 export class WaveformRejectedError extends Hl7Error {}
 
+/** A valid message that could not be published (the bus failed): to be retried by the sender, not refused. */
+export class IngestUnavailableError extends EcgflowError {
+  constructor(message: string, cause: unknown) {
+    super('INGEST_UNAVAILABLE', message, {}, true, cause);
+  }
+}
+
 export class IngestGateway {
   private readonly continuity: PatientContinuity;
   private readonly leadOfPatient = new Map<string, string>();
@@ -144,6 +162,7 @@ export class IngestGateway {
       const outcome = await this.ingest(wave, envelope.controlId);
       return { ack: this.ack('AA', envelope), outcome };
     } catch (err) {
+      if (err instanceof IngestUnavailableError) throw err;
       const outcome = await this.refuse(
         err,
         payload,
@@ -175,6 +194,7 @@ export class IngestGateway {
     try {
       return await this.ingest(wave, controlId);
     } catch (err) {
+      if (err instanceof IngestUnavailableError) throw err;
       return this.refuse(err, raw, origin, controlId);
     }
   }
@@ -293,6 +313,14 @@ export class IngestGateway {
       );
     }
     const lead = this.chooseLead(wave);
+    const [lowHz, highHz] = this.config.sampleRateRangeHz;
+    if (!(lead.sampleRateHz >= lowHz && lead.sampleRateHz <= highHz))
+      throw new WaveformRejectedError(
+        'AE',
+        HL7_ERROR.dataType,
+        `lead ${lead.name}: sampling rate ${lead.sampleRateHz} Hz is outside the ${lowHz}-${highHz} Hz accepted for live ECG`,
+        { segment: 'OBX', field: 5 },
+      );
     const gain = this.config.gainAduPerMv;
     const limit = 2 ** 31 - 1;
     const adu = new Array<number>(lead.valuesMv.length);
@@ -308,15 +336,16 @@ export class IngestGateway {
       }
       adu[i] = v;
     }
+    const before = this.continuity.checkpoint(wave.patientId);
     const placement = this.continuity.place(wave.patientId, {
       startTimeMs: lead.startTimeMs,
       sampleRateHz: lead.sampleRateHz,
       sampleCount: adu.length,
       controlId,
     });
-    if (placement.kind !== 'start' && placement.kind !== 'contiguous')
-      this.report(placement, wave.patientId, lead.name, controlId);
+    const discontinuity = placement.kind !== 'start' && placement.kind !== 'contiguous';
     if (placement.drop) {
+      if (discontinuity) this.report(placement, wave.patientId, lead.name, controlId);
       this.stats.duplicates++;
       return { ack: 'AA', controlId, patientId: wave.patientId, published: 0, placement };
     }
@@ -334,12 +363,23 @@ export class IngestGateway {
       annotations: [],
       endOfStream: false,
     };
-    await this.deps.samplesSink.write(this.config.samplesTopic, {
-      key: chunk.sourceId,
-      value: getCodecs().SampleChunk.encode(chunk),
-    });
-    // ACK only once the chunk is durable: an acknowledged message is never lost.
-    await this.deps.samplesSink.flush();
+    try {
+      // ACK only once the chunk is durable: an acknowledged message is never lost.
+      await this.deps.samplesSink.publish(this.config.samplesTopic, {
+        key: chunk.sourceId,
+        value: getCodecs().SampleChunk.encode(chunk),
+      });
+    } catch (err) {
+      this.continuity.restore(before);
+      // The broker may come back: take the next messages (this one is resent by its sender).
+      this.deps.samplesSink.resume();
+      this.deps.metrics.errors.inc({ stage: 'ingest', code: 'INGEST_UNAVAILABLE' });
+      throw new IngestUnavailableError(
+        `message ${controlId} of patient ${wave.patientId} could not be published (${describeError(err)}); not acknowledged, to be resent`,
+        err,
+      );
+    }
+    if (discontinuity) this.report(placement, wave.patientId, lead.name, controlId);
     this.stats.accepted++;
     this.stats.chunks++;
     this.stats.samples += samples.length;

@@ -9,12 +9,13 @@
  * numeric samples, at most `maxSamplesPerLead`) and handed to the same gateway (patient list, continuity,
  * conversion, publish, dead-letter). The reply mirrors the HL7 ACK: 200 `{"ack":"AA"}` once the samples
  * are durable; 400 `{"ack":"AE","error":...}` for an unusable message (a body that is not JSON included),
- * 413 for a body over the limit, 500 `AR` when the service itself failed. `GET /healthz` answers `ok`.
+ * 413 for a body over the limit, 503 `AR` with `"retry": true` (and Retry-After) when a valid message could
+ * not be published (the bus failed: send it again), 500 `AR` when the service itself failed otherwise. `GET /healthz` answers `ok`.
  */
 import * as http from 'node:http';
 import { describeError } from '../errors';
 import type { IngestGateway } from './gateway';
-import { WaveformRejectedError } from './gateway';
+import { IngestUnavailableError, WaveformRejectedError } from './gateway';
 import { HL7_ERROR } from './hl7';
 import type { WaveformMessage } from './pcd01';
 
@@ -165,7 +166,22 @@ export class HttpIngestServer {
       this.reply(res, tooLarge ? 413 : 400, { ack: outcome.ack, error: describeError(outcome.error) });
       return;
     }
-    const outcome = await this.gateway.handleWaveform(parsed.wave, parsed.messageId, raw, origin);
+    let outcome: Awaited<ReturnType<IngestGateway['handleWaveform']>>;
+    try {
+      outcome = await this.gateway.handleWaveform(parsed.wave, parsed.messageId, raw, origin);
+    } catch (err) {
+      if (!(err instanceof IngestUnavailableError)) throw err;
+      // Valid, but not published: the device must send it again (nothing was acknowledged).
+      this.log(`ingest http: ${origin.peer}: ${describeError(err)}`);
+      res.setHeader('Retry-After', '5');
+      this.reply(res, 503, {
+        ack: 'AR',
+        messageId: parsed.messageId,
+        error: describeError(err),
+        retry: true,
+      });
+      return;
+    }
     const status = outcome.ack === 'AA' ? 200 : outcome.ack === 'AE' ? 400 : 500;
     this.reply(res, status, {
       ack: outcome.ack,

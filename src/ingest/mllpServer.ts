@@ -5,7 +5,9 @@
  * pipelines several is answered in order too). Backpressure: a connection's reads are paused while more
  * than `maxQueuedMessages` of its messages wait. A framing problem is answered with a NAK when the frame
  * names its control id, and dead-lettered either way; a socket error closes that connection only. The
- * listener itself never stops on bad input.
+ * listener itself never stops on bad input. When the service itself fails on a message (the bus does not
+ * take its samples) the connection is closed without an ACK and the messages queued behind it on that
+ * connection are dropped unprocessed: the sender resends them all, in order.
  */
 import * as net from 'node:net';
 import { describeError } from '../errors';
@@ -96,6 +98,13 @@ export class MllpServer {
       if (queued > this.options.maxQueuedMessages) socket.pause();
       const o = origin();
       const step = chain.then(async () => {
+        // A connection closed after a service failure: the messages queued behind the failed one were
+        // never acknowledged and the sender will resend them in order; processing them now would publish
+        // them ahead of the failed one.
+        if (socket.destroyed) {
+          queued--;
+          return;
+        }
         try {
           let reply: string | undefined;
           if (event.kind === 'message') {

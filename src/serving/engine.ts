@@ -29,6 +29,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { RhythmAlert, RhythmEvent } from '../../operators/rhythmAlerts';
 import type { BeatSpectrogram, SampleChunkLike } from '../../operators/types';
 import type { DecodedMessage } from '../bus/deadLetter';
+import { liveSampleRateProblem } from '../dsp/resampler';
 import type { BatchingSink } from '../bus/sink';
 import type { Metrics } from '../metrics/registry';
 import { getCodecs } from '../schemas/codec';
@@ -67,6 +68,10 @@ export interface PredictionInfo {
   lookAheadWallSeconds: number;
   /** From the completing chunk reaching the engine to publication (s): the engine's own share. */
   inEngineSeconds: number;
+  /** Acquisition time (epoch ms) of the last sample of the chunk that completed the beat. */
+  completedAtMs: number;
+  /** When the completing chunk reached the engine (epoch ms). */
+  arrivedAtMs: number;
 }
 
 export interface ServeEngineDeps {
@@ -80,7 +85,13 @@ export interface ServeEngineDeps {
   history?: SampleHistory;
   log: (line: string) => void;
   now?: () => number;
+  /** Every prediction as it is written to the predictions sink (not yet acknowledged by the bus). */
   onPrediction?: (info: PredictionInfo) => void;
+  /**
+   * The predictions written since the last flush, once the bus has acknowledged them, with the time of the
+   * acknowledgement (epoch ms): when they are published. Latency measured here includes the write.
+   */
+  onAcknowledged?: (infos: readonly PredictionInfo[], acknowledgedAtMs: number) => void;
   onAlert?: (alert: AlertV1) => void;
 }
 
@@ -125,6 +136,18 @@ export interface ServeEngineStats {
   predictionsByClass: Record<string, number>;
 }
 
+/**
+ * Why a sample chunk cannot go through the live chain, or undefined when it can. Checked before the chain
+ * (serve dead-letters such a chunk with this reason): a declared sampling rate outside
+ * LIVE_SAMPLE_RATE_RANGE_HZ would make the resampler's design take seconds and hundreds of MB, never end,
+ * or throw, and a chunk on which the chain throws would stop serve at every redelivery (a poison pill).
+ * Everything else the sanitizer handles itself (skipped and reported as signal events).
+ */
+export function servableChunkProblem(chunk: SampleChunkV1): string | undefined {
+  const rate = liveSampleRateProblem(chunk.sampleRateHz);
+  return rate === undefined ? undefined : `source ${chunk.sourceId}: ${rate}`;
+}
+
 const ALERT_KINDS: Record<RhythmAlert['kind'], AlertKind> = {
   'ventricular-tachycardia': 'VENTRICULAR_TACHYCARDIA',
   asystole: 'ASYSTOLE',
@@ -141,6 +164,8 @@ export class ServeEngine {
   private images: Float32Array = new Float32Array(0);
   private features: Float32Array = new Float32Array(0);
   private unobserved: { completedAtMs: number; lookAheadWallSeconds: number }[] = [];
+  /** Predictions written since the last flush (kept only for onAcknowledged; bounded by one round). */
+  private unacknowledged: PredictionInfo[] = [];
   private lastEvictionCheckMs = 0;
   readonly stats: ServeEngineStats = {
     chunks: 0,
@@ -166,7 +191,11 @@ export class ServeEngine {
     this.alertsAdapter = new OperatorAdapter(deps.alerts);
   }
 
-  /** The handler of one consumed batch; resolves when its predictions and alerts are flushed. */
+  /**
+   * The handler of one consumed round: the chunks of one or more consumed batches (several partitions'
+   * batches handed over together, see consumeDecodedRounds), each batch's chunks in offset order; resolves
+   * when their predictions and alerts are flushed.
+   */
   async handleBatch(items: readonly DecodedMessage<SampleChunkV1>[]): Promise<void> {
     await this.evictIdleSources();
     const recovered = await this.recoverLateSources(items);
@@ -203,60 +232,83 @@ export class ServeEngine {
       endToEndLatency.labels('serve').observe(processing + u.lookAheadWallSeconds);
     }
     this.unobserved = [];
+    if (this.deps.onAcknowledged !== undefined && this.unacknowledged.length > 0) {
+      const infos = this.unacknowledged;
+      this.unacknowledged = [];
+      this.deps.onAcknowledged(infos, published);
+    }
   }
 
   /**
    * Sources met mid-stream (first chunk seen has sequenceNumber > 0) or with chunks missing since the last
    * one seen: read their preceding chunks back, so the chain's look-ahead state is rebuilt before the
-   * batch's chunks arrive and no beat of the span is lost.
+   * round's chunks arrive and no beat of the span is lost. A round may hold several partitions' batches:
+   * each partition is read back before its own first offset in the round (a patient lives on one
+   * partition), one read per partition that has late sources.
    */
   private async recoverLateSources(
     items: readonly DecodedMessage<SampleChunkV1>[],
   ): Promise<SampleChunkV1[]> {
     if (this.config.lookBackSeconds <= 0 || items.length === 0) return [];
-    const late = new Map<string, { fromSampleIndex: number; afterSequence: number }>();
+    interface PartitionReads {
+      first: DecodedMessage<SampleChunkV1>['message'];
+      earliestMs: number;
+      late: Map<string, { fromSampleIndex: number; afterSequence: number }>;
+    }
+    const byPartition = new Map<string, PartitionReads>();
     const seen = new Set<string>();
-    let earliestMs = Infinity;
+    const firstOf = new Map<string, DecodedMessage<SampleChunkV1>['message']>();
     for (const { value: c, message } of items) {
+      const partitionKey = `${message.topic}/${message.partition}`;
+      if (!firstOf.has(partitionKey)) firstOf.set(partitionKey, message);
       if (seen.has(c.sourceId)) continue;
       seen.add(c.sourceId);
       const track = this.sources.get(c.sourceId);
       const isLate = track === undefined ? c.sequenceNumber > 0 : c.sequenceNumber > track.lastSequence + 1;
       if (!isLate) continue;
-      late.set(c.sourceId, {
+      let reads = byPartition.get(partitionKey);
+      if (reads === undefined) {
+        reads = { first: firstOf.get(partitionKey) ?? message, earliestMs: Infinity, late: new Map() };
+        byPartition.set(partitionKey, reads);
+      }
+      reads.late.set(c.sourceId, {
         fromSampleIndex: Math.max(
           0,
           c.firstSampleIndex - Math.round(this.config.lookBackSeconds * c.sampleRateHz),
         ),
         afterSequence: track?.lastSequence ?? -1,
       });
-      earliestMs = Math.min(earliestMs, message.timestampMs);
+      reads.earliestMs = Math.min(reads.earliestMs, message.timestampMs);
     }
-    if (late.size === 0) return [];
+    if (byPartition.size === 0) return [];
     const history = this.deps.history;
     if (history === undefined) {
-      this.stats.lateJoinsWithoutHistory += late.size;
+      const late = [...byPartition.values()].flatMap((r) => [...r.late.keys()]);
+      this.stats.lateJoinsWithoutHistory += late.length;
       if (this.stats.lateJoinsWithoutHistory <= 10)
         this.deps.log(
-          `serve: ${[...late.keys()].join(', ')} joined mid-stream with no history to re-read on this bus; beats of the first ${this.config.lookBackSeconds} s may be missing`,
+          `serve: ${late.join(', ')} joined mid-stream with no history to re-read on this bus; beats of the first ${this.config.lookBackSeconds} s may be missing`,
         );
       return [];
     }
-    const first = items[0].message;
-    const startMs = this.now();
-    const result = await history.fetch({
-      topic: first.topic,
-      partition: first.partition,
-      beforeOffset: Number(first.offset),
-      timestampMs: Number.isFinite(earliestMs) ? earliestMs : first.timestampMs,
-      sources: late,
-    });
-    const chunks = [...result.chunks.values()].flat();
-    this.stats.rewinds++;
-    this.stats.rewoundChunks += chunks.length;
-    this.deps.log(
-      `serve: re-read ${chunks.length} earlier chunks of ${late.size} source(s) joined mid-stream (${[...late.keys()].slice(0, 5).join(', ')}${late.size > 5 ? ', ...' : ''}) from ${first.topic}/${first.partition} before offset ${first.offset}: ${result.messagesRead} messages in ${((this.now() - startMs) / 1000).toFixed(2)} s${result.complete ? '' : ' (incomplete: timed out)'}`,
-    );
+    const chunks: SampleChunkV1[] = [];
+    for (const { first, earliestMs, late } of byPartition.values()) {
+      const startMs = this.now();
+      const result = await history.fetch({
+        topic: first.topic,
+        partition: first.partition,
+        beforeOffset: Number(first.offset),
+        timestampMs: Number.isFinite(earliestMs) ? earliestMs : first.timestampMs,
+        sources: late,
+      });
+      const read = [...result.chunks.values()].flat();
+      for (const c of read) chunks.push(c);
+      this.stats.rewinds++;
+      this.stats.rewoundChunks += read.length;
+      this.deps.log(
+        `serve: re-read ${read.length} earlier chunks of ${late.size} source(s) joined mid-stream (${[...late.keys()].slice(0, 5).join(', ')}${late.size > 5 ? ', ...' : ''}) from ${first.topic}/${first.partition} before offset ${first.offset}: ${result.messagesRead} messages in ${((this.now() - startMs) / 1000).toFixed(2)} s${result.complete ? '' : ' (incomplete: timed out)'}`,
+      );
+    }
     return chunks;
   }
 
@@ -429,12 +481,16 @@ export class ServeEngine {
           completedAtMs: p.completedAtMs,
           lookAheadWallSeconds: p.lookAheadWallSeconds,
         });
-      this.deps.onPrediction?.({
+      const info: PredictionInfo = {
         prediction,
         recovered: p.recovered,
         lookAheadWallSeconds: p.lookAheadWallSeconds,
         inEngineSeconds: (publishedTimeMs - p.arrivedAtMs) / 1000,
-      });
+        completedAtMs: p.completedAtMs,
+        arrivedAtMs: p.arrivedAtMs,
+      };
+      this.deps.onPrediction?.(info);
+      if (this.deps.onAcknowledged !== undefined) this.unacknowledged.push(info);
       beatEvents.push({
         type: 'beat',
         sourceId: prediction.sourceId,

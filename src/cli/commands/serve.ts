@@ -116,6 +116,7 @@ export function register(program: Command): void {
       swapOn: flags.swapOn,
       followRun: flags.followRun,
       maxBytesPerPartition: flags.maxBytesPerPartition,
+      concurrentPartitions: flags.concurrentPartitions,
       metrics: obs.metrics,
       log,
     });

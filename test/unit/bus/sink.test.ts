@@ -93,6 +93,39 @@ describe('BatchingSink', () => {
     assert.equal(sends.length, 1);
   });
 
+  it('publish resolves per message once acknowledged; after a failure, resume() accepts messages again', async () => {
+    const { producer, sends } = controlledProducer();
+    const sink = new BatchingSink(producer, { maxBatchMessages: 1, lingerMs: 1000 });
+    let first = false;
+    const a = sink.publish('t', msg('a')).then(() => (first = true));
+    await tick();
+    assert.equal(sends.length, 1, 'sent at once, without waiting for the linger');
+    assert.equal(first, false, 'not before the bus acknowledges it');
+    sends[0].complete();
+    await a;
+    // A failed send rejects the publish in it and those queued behind it, and a waiting flush.
+    const b = sink.publish('t', msg('b'));
+    const c = sink.publish('t', msg('c'));
+    await tick();
+    const flushed = sink.flush();
+    sends[1].complete(new Error('broker down'));
+    await assert.rejects(b, /broker down/);
+    await assert.rejects(c, /broker down/);
+    await assert.rejects(flushed, /broker down/);
+    await assert.rejects(sink.publish('t', msg('x')), /broker down/, 'sticky until resumed');
+    sink.resume();
+    const d = sink.publish('t', msg('d'));
+    await tick();
+    assert.deepEqual(
+      sends.map((s) => s.messages.map((m) => m.key).join('')),
+      ['a', 'b', 'd'],
+      'c and x were dropped, never sent',
+    );
+    sends[2].complete();
+    await d;
+    await sink.flush();
+  });
+
   it('sends to each topic separately, in write order', async () => {
     const { producer, sends } = controlledProducer();
     const sink = new BatchingSink(producer, { lingerMs: 0 });

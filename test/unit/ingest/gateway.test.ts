@@ -7,6 +7,7 @@ import type { OutgoingMessage, Producer } from '../../../src/bus/types';
 import {
   DEFAULT_GATEWAY_CONFIG,
   IngestGateway,
+  IngestUnavailableError,
   type GatewayConfig,
   type IngestEvent,
 } from '../../../src/ingest/gateway';
@@ -37,10 +38,17 @@ const message = (
     decimals: 4,
   });
 
+/** Messages of 4 samples at 4 Hz keep the arithmetic readable: the gateway is told to take such rates. */
 function setup(config: Partial<GatewayConfig> = {}) {
   const sent: { topic: string; message: OutgoingMessage }[] = [];
+  /** Sends to the samples topic that fail before any succeeds again (a broker outage). */
+  const outage = { failures: 0 };
   const producer: Producer = {
     send: async (topic, messages) => {
+      if (topic === 'samples' && outage.failures > 0) {
+        outage.failures--;
+        throw new Error('broker unreachable');
+      }
       for (const m of messages) sent.push({ topic, message: m });
     },
     close: async () => undefined,
@@ -49,7 +57,7 @@ function setup(config: Partial<GatewayConfig> = {}) {
   const events: IngestEvent[] = [];
   const deadLetterSink = new BatchingSink(producer);
   const gateway = new IngestGateway(
-    { ...DEFAULT_GATEWAY_CONFIG, samplesTopic: 'samples', ...config },
+    { ...DEFAULT_GATEWAY_CONFIG, samplesTopic: 'samples', sampleRateRangeHz: [1, 10_000], ...config },
     {
       samplesSink: new BatchingSink(producer),
       deadLetterSink,
@@ -65,7 +73,7 @@ function setup(config: Partial<GatewayConfig> = {}) {
     sent.filter((s) => s.topic === 'samples').map((s) => getCodecs().SampleChunk.decode(s.message.value));
   const deadLetters = () =>
     sent.filter((s) => s.topic === 'dlq').map((s) => getCodecs().DeadLetter.decode(s.message.value));
-  return { gateway, metrics, events, chunks, deadLetters };
+  return { gateway, metrics, events, chunks, deadLetters, outage };
 }
 
 describe('ingest gateway', () => {
@@ -146,6 +154,52 @@ describe('ingest gateway', () => {
   });
 });
 
+describe('ingest gateway: bus failures', () => {
+  it('does not ACK or refuse a message the bus did not take, and publishes its resend in its place', async () => {
+    const { gateway, chunks, deadLetters, metrics, events, outage } = setup();
+    await gateway.handleHl7(Buffer.from(message('A', 0)), origin);
+    outage.failures = 1;
+    await assert.rejects(gateway.handleHl7(Buffer.from(message('B', 1)), origin), IngestUnavailableError);
+    assert.equal(deadLetters().length, 0, 'not bad input: nothing dead-lettered');
+    // The sender resends B (no ACK came): it is placed as if first sent, not dropped as a retransmission.
+    const again = await gateway.handleHl7(Buffer.from(message('B', 1)), origin);
+    assert.equal(parseAck(again.ack)?.code, 'AA');
+    assert.equal(again.outcome.published, 1);
+    assert.deepEqual(
+      chunks().map((c) => [c.firstSampleIndex, c.sequenceNumber]),
+      [
+        [0, 0],
+        [4, 1],
+      ],
+    );
+    assert.deepEqual(events, [], 'no false discontinuity');
+    assert.match(
+      await metrics.registry.metrics(),
+      /ecg_errors_total\{stage="ingest",code="INGEST_UNAVAILABLE"\} 1/,
+    );
+  });
+});
+
+describe('ingest gateway: sampling rates', () => {
+  it('refuses a sampling rate outside the live range with AE and the reason, dead-lettered', async () => {
+    const { gateway, chunks, deadLetters } = setup({
+      sampleRateRangeHz: DEFAULT_GATEWAY_CONFIG.sampleRateRangeHz,
+    });
+    for (const [id, rate] of [
+      ['R1', '1000000000'],
+      ['R2', '0.001'],
+    ]) {
+      const text = message(id, 0).replace(/(MDC_ATTR_SAMP_RATE\^MDC\|[\d.]+\|)4\|/, `$1${rate}|`);
+      assert.notEqual(text, message(id, 0), 'the rate was replaced');
+      const ack = parseAck((await gateway.handleHl7(Buffer.from(text), origin)).ack);
+      assert.equal(ack?.code, 'AE');
+      assert.match(ack?.text ?? '', /outside the 50-10000 Hz accepted/);
+    }
+    assert.equal(chunks().length, 0);
+    assert.equal(deadLetters().length, 2);
+  });
+});
+
 describe('MLLP listener', () => {
   it('answers split and coalesced frames in order, NAKs a truncated one, and keeps serving after bad input', async () => {
     const { gateway, chunks } = setup();
@@ -189,6 +243,39 @@ describe('MLLP listener', () => {
   });
 });
 
+describe('MLLP listener after a bus failure', () => {
+  it('closes the connection without an ACK and does not process the messages queued behind the failed one', async () => {
+    const { gateway, chunks, outage } = setup();
+    const server = new MllpServer(gateway, { host: '127.0.0.1', port: 0 }, () => undefined);
+    const port = await server.listen();
+    try {
+      const client = new MllpClient('127.0.0.1', port);
+      await client.connect();
+      outage.failures = 1;
+      // Two messages in one write: the first is not published (outage), so the second must not be either
+      // (it would land ahead of the first's resend).
+      client.writeRaw(Buffer.concat([mllpFrame(message('Q1', 0)), mllpFrame(message('Q2', 1))]));
+      await assert.rejects(client.nextAck(5000), /closed/);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(chunks().length, 0);
+      // The sender reconnects and resends both, in order.
+      const again = new MllpClient('127.0.0.1', port);
+      assert.equal((await again.send(message('Q1', 0), 5000)).code, 'AA');
+      assert.equal((await again.send(message('Q2', 1), 5000)).code, 'AA');
+      again.close();
+      assert.deepEqual(
+        chunks().map((c) => [c.firstSampleIndex, c.sequenceNumber]),
+        [
+          [0, 0],
+          [4, 1],
+        ],
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('JSON over HTTP', () => {
   const post = (port: number, body: string) =>
     new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
@@ -211,6 +298,38 @@ describe('JSON over HTTP', () => {
       req.on('error', reject);
       req.end(body);
     });
+
+  it('answers 503 with retry when the bus did not take a valid message, and takes the resend', async () => {
+    const { gateway, chunks, deadLetters, outage } = setup();
+    const server = new HttpIngestServer(
+      gateway,
+      { host: '127.0.0.1', port: 0, maxBodyBytes: 2000, maxSamplesPerLead: 100 },
+      () => undefined,
+    );
+    const port = await server.listen();
+    const body = JSON.stringify({
+      messageId: 'u1',
+      patientId: 'P-9',
+      lead: 'II',
+      sampleRateHz: 250,
+      startTime: T0,
+      samples: [0.1, 0.2],
+    });
+    try {
+      outage.failures = 1;
+      const refused = await post(port, body);
+      assert.deepEqual([refused.status, refused.body.ack, refused.body.retry], [503, 'AR', true]);
+      assert.equal(deadLetters().length, 0);
+      const again = await post(port, body);
+      assert.deepEqual([again.status, again.body.ack, again.body.published], [200, 'AA', 1]);
+      assert.deepEqual(
+        chunks().map((c) => [c.firstSampleIndex, c.sequenceNumber]),
+        [[0, 0]],
+      );
+    } finally {
+      await server.close();
+    }
+  });
 
   it('accepts a valid message and refuses invalid ones with the same rules', async () => {
     const { gateway, chunks } = setup();

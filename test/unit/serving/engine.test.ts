@@ -15,17 +15,22 @@ import { rhythmAlerts } from '../../../operators/rhythmAlerts';
 import type { BeatSpectrogram, SampleChunkLike } from '../../../operators/types';
 import type { DecodedMessage } from '../../../src/bus/deadLetter';
 import { BatchingSink } from '../../../src/bus/sink';
-import type { OutgoingMessage, Producer } from '../../../src/bus/types';
 import { Metrics } from '../../../src/metrics/registry';
 import { resnetConfig } from '../../../src/model/config';
 import { saveResNet } from '../../../src/model/io';
 import { ResNet } from '../../../src/model/resnet';
 import { getCodecs } from '../../../src/schemas/codec';
 import type { PredictionV1, SampleChunkV1 } from '../../../src/schemas/types';
-import { ServeEngine, type PredictionInfo, type ServeEngineConfig } from '../../../src/serving/engine';
+import {
+  ServeEngine,
+  type PredictionInfo,
+  type ServeEngineConfig,
+  type ServeEngineDeps,
+} from '../../../src/serving/engine';
 import { loadServingModel, ModelManager, versionOfModelDir } from '../../../src/serving/modelManager';
 import type { HistoryRequest, SampleHistory } from '../../../src/serving/sampleHistory';
 import { loadTf } from '../../../src/tf/backend';
+import { RecordingProducer as BaseRecordingProducer } from '../../helpers/recordingProducer';
 
 const EXPECTED = { inputShape: [17, 39, 1] as const, classes: ['N', 'S', 'V', 'F', 'Q'] as const };
 let dir: string;
@@ -49,23 +54,8 @@ before(async () => {
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** A producer that records what it is sent; `hold()` makes sends wait until `release()`. */
-class RecordingProducer implements Producer {
-  readonly sent: { topic: string; message: OutgoingMessage }[] = [];
-  private gate: Promise<void> | undefined;
-  private open: (() => void) | undefined;
-  hold(): void {
-    this.gate = new Promise((resolve) => (this.open = resolve));
-  }
-  release(): void {
-    this.open?.();
-    this.gate = undefined;
-  }
-  async send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    if (this.gate !== undefined) await this.gate;
-    for (const message of messages) this.sent.push({ topic, message });
-  }
-  async close(): Promise<void> {}
+/** The recording producer, with the predictions it was sent decoded. */
+class RecordingProducer extends BaseRecordingProducer {
   predictions(): PredictionV1[] {
     return this.sent
       .filter((s) => s.topic === 'predictions')
@@ -117,6 +107,7 @@ function harness(
   config: Partial<ServeEngineConfig> = {},
   onChunk: (c: SampleChunkLike) => void = () => undefined,
   history?: SampleHistory,
+  extra: Partial<ServeEngineDeps> = {},
 ): Harness {
   const producer = new RecordingProducer();
   const sink = new BatchingSink(producer, { lingerMs: 0 });
@@ -186,6 +177,7 @@ function harness(
         infos.push(i);
         times.push(clock.t);
       },
+      ...extra,
     },
   );
   return { engine, producer, models, clock, infos, times, history: requests };
@@ -291,6 +283,52 @@ describe('serve engine', () => {
       [...h.history[1].sources],
       [['p', { fromSampleIndex: 54 * 360 - 30 * 360, afterSequence: 50 }]],
     );
+    h.models.dispose();
+  });
+
+  it('in a round of several partitions, re-reads each partition before its own first offset', async () => {
+    const h = harness({ lookBackSeconds: 30 }, () => undefined, {
+      fetch: async (r) => ({
+        chunks: new Map([[r.partition === 0 ? 'p' : 'r', [chunk(r.partition === 0 ? 'p' : 'r', 9)]]]),
+        messagesRead: 1,
+        complete: true,
+      }),
+    });
+    const onPartition = (partition: number, chunks: SampleChunkV1[], firstOffset: number) =>
+      decoded(chunks, firstOffset).map((d) => ({ ...d, message: { ...d.message, partition } }));
+    await h.engine.handleBatch([
+      ...onPartition(0, [chunk('q', 0), chunk('p', 10)], 500),
+      ...onPartition(1, [chunk('r', 10), chunk('s', 0)], 70),
+    ]);
+    assert.deepEqual(
+      h.history.map((r) => [r.partition, r.beforeOffset, [...r.sources.keys()]]),
+      [
+        [0, 500, ['p']],
+        [1, 70, ['r']],
+      ],
+    );
+    assert.equal(h.engine.stats.rewinds, 2);
+    assert.deepEqual(
+      h.infos.filter((i) => i.recovered).map((i) => i.prediction.dedupKey),
+      ['p:3420', 'r:3420'],
+    );
+    h.models.dispose();
+  });
+
+  it('reports predictions to onAcknowledged only once the bus has acknowledged them', async () => {
+    const acknowledged: { keys: string[]; atMs: number }[] = [];
+    const h = harness({}, () => undefined, undefined, {
+      onAcknowledged: (infos, atMs) =>
+        acknowledged.push({ keys: infos.map((i) => i.prediction.dedupKey), atMs }),
+    });
+    h.producer.hold();
+    const handled = h.engine.handleBatch(decoded([chunk('p', 0), chunk('p', 1)]));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(acknowledged, [], 'written, not yet acknowledged');
+    h.clock.t = 42;
+    h.producer.release();
+    await handled;
+    assert.deepEqual(acknowledged, [{ keys: ['p:180', 'p:540'], atMs: 42 }]);
     h.models.dispose();
   });
 });
