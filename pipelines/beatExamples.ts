@@ -78,13 +78,20 @@ export async function collectExamples(
   groupId: string,
   encoder: ExampleEncoder,
   collect: ReadonlySet<string>,
-): Promise<{ sets: Map<string, ExampleSet>; counts: Map<string, number[]>; withoutContext: number }> {
+): Promise<{
+  sets: Map<string, ExampleSet>;
+  counts: Map<string, number[]>;
+  withoutContext: number;
+  sources: Set<string>;
+}> {
   const sets = new Map<string, ExampleSet>();
   const counts = new Map<string, number[]>();
+  const sources = new Set<string>();
   let withoutContext = 0;
   for (const split of collect) sets.set(split, new ExampleSet(encoder.imageSize, encoder.featureCount));
   await passOverBeatLog(log, groupId, (beats) => {
     for (const beat of beats) {
+      sources.add(beat.sourceId);
       const label = encoder.labelOf(beat.aamiClass);
       const split = splitOf(log, beat);
       if (label === undefined || split === null) continue;
@@ -99,5 +106,5 @@ export async function collectExamples(
       }
     }
   });
-  return { sets, counts, withoutContext };
+  return { sets, counts, withoutContext, sources };
 }

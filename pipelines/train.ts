@@ -171,6 +171,13 @@ export async function runTraining(
       `no training beats in ${config.beatsTopic} (is the split assigned?)`,
       'beats-topic',
     );
+  const unknownHeldOut = [...beatLog.heldOut].filter((source) => !scan.sources.has(source));
+  if (unknownHeldOut.length > 0) {
+    throw new ConfigError(
+      `validation record(s) ${unknownHeldOut.join(', ')} have no beats in ${config.beatsTopic} (sources there: ${[...scan.sources].sort().join(' ')})`,
+      'validation-records',
+    );
+  }
   if (config.training.features !== 'none' && scan.withoutContext > 0) {
     throw new ConfigError(
       `${scan.withoutContext} beats of ${config.beatsTopic} carry no RR intervals or morphology (written before beat schema v2): rebuild the beat log (delete the topic, or pass another --beats-topic) to train with --features ${config.training.features}`,

@@ -19,6 +19,7 @@ import { Metrics } from '../../src/metrics/registry';
 import { loadResNet } from '../../src/model/io';
 import { getCodecs } from '../../src/schemas/codec';
 import { loadTf, resolveBackendPreference, type TfRuntime } from '../../src/tf/backend';
+import { ConfigError } from '../../src/errors';
 import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
 
@@ -146,6 +147,28 @@ describe('training on the beat stream', () => {
     const json = JSON.parse(lines[lines.length - 1]) as { accuracy: number; beats: number; macroF1: number };
     assert.equal(json.accuracy, summary.testAccuracy, "evaluate reproduces the run's own test accuracy");
     assert.equal(json.macroF1, summary.macroF1);
+
+    // Patient-wise validation on a record the log does not hold is a typed error naming it, before training.
+    await assert.rejects(
+      trainOnce(
+        bus,
+        {
+          training: { ...PAPER_TRAINING_CONFIG, initialDepth: 8, finalDepth: 8, mode: 'vanilla', epochs: 1 },
+          protocol: 'intra',
+          beatsTopic,
+          eventsTopic: topics.trainingEvents,
+          deadLetterTopic: topics.deadLetter,
+          outDir: fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-train-')),
+          limitBeats: 200,
+          shuffleCapacity: 100,
+          resume: false,
+          validationSources: ['119', '999'],
+        },
+        runtime,
+        new Metrics({ defaultMetrics: false }),
+      ),
+      (err: Error) => err instanceof ConfigError && /record\(s\) 999 have no beats/.test(err.message),
+    );
   });
 
   it('a run killed mid-training resumes from its last checkpoint and trains every epoch once', async () => {
