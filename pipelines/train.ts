@@ -90,7 +90,16 @@ export interface TrainRunResult {
   test: ClassificationReport | undefined;
   finalTrainAccuracy: number;
   finalValidationAccuracy: number | null;
+  /** The epoch with the best validation macro-F1 (its model in `<out>/model-best`); none without validation. */
+  bestValidation: BestValidation | null;
   modelDir: string;
+}
+
+export interface BestValidation {
+  epoch: number;
+  macroF1: number;
+  accuracy: number;
+  depth: number;
 }
 
 interface RunFile {
@@ -223,6 +232,29 @@ export async function runTraining(
     await eventsSink.flush();
   };
 
+  // The best epoch by validation macro-F1 (patient-wise validation makes it the early-stopping choice):
+  // its model in model-best/, its figures in best-validation.json (written after the model, and read back
+  // on --resume so that a resumed run keeps comparing against it).
+  const bestModelDir = path.join(config.outDir, 'model-best');
+  const bestFile = path.join(config.outDir, 'best-validation.json');
+  let best: BestValidation | undefined =
+    config.resume && fs.existsSync(bestFile)
+      ? (JSON.parse(fs.readFileSync(bestFile, 'utf8')) as BestValidation)
+      : undefined;
+  const keepBest = async (
+    current: BestValidation | undefined,
+    epoch: number,
+    val: { accuracy: number; predictions: Int32Array },
+    labels: Int32Array,
+  ): Promise<BestValidation | undefined> => {
+    const { macroF1 } = scoreConfusion(confusionMatrix(labels, val.predictions, numClasses), encoder.classes);
+    if (current !== undefined && macroF1 <= current.macroF1) return current;
+    await saveResNet(trainer.model, bestModelDir);
+    const next: BestValidation = { epoch, macroF1, accuracy: val.accuracy, depth: trainer.model.depth };
+    fs.writeFileSync(bestFile, JSON.stringify(next, null, 1));
+    return next;
+  };
+
   try {
     while (!trainer.finished) {
       const { epoch } = trainer.beginEpoch();
@@ -267,6 +299,7 @@ export async function runTraining(
         validation.count > 0
           ? trainer.evaluate(validation.images, validation.labels, validation.count, validation.features)
           : undefined;
+      if (val !== undefined) best = await keepBest(best, epoch, val, validation.labels);
       const emitted = trainer.endEpoch(
         val === undefined ? undefined : { loss: val.loss, accuracy: val.accuracy },
       );
@@ -330,6 +363,7 @@ export async function runTraining(
       test: report,
       finalTrainAccuracy: lastEpoch?.trainAccuracy ?? 0,
       finalValidationAccuracy: lastEpoch?.validationAccuracy ?? null,
+      bestValidation: best ?? null,
       modelDir,
     };
   } finally {

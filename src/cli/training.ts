@@ -276,6 +276,8 @@ export interface TrainingSummary {
   finalParameters: number;
   trainAccuracy: number;
   validationAccuracy: number | null;
+  /** The best epoch by validation macro-F1, saved in `<out>/model-best`; null without validation. */
+  bestValidation: TrainRunResult['bestValidation'];
   testAccuracy: number | null;
   macroF1: number | null;
   perClass: {
@@ -391,6 +393,7 @@ export async function trainOnce(
       finalParameters: result.finalParameters,
       trainAccuracy: result.finalTrainAccuracy,
       validationAccuracy: result.finalValidationAccuracy,
+      bestValidation: result.bestValidation,
       testAccuracy: result.test?.accuracy ?? null,
       macroF1: result.test?.macroF1 ?? null,
       perClass: (result.test?.perClass ?? []).map(({ className, support, precision, recall, f1 }) => ({

@@ -99,6 +99,12 @@ describe('training on the beat stream', () => {
       config: { classWeights: number[] | null };
     };
     assert.equal(report.config.classWeights?.length, 5, 'class weights from the training split are reported');
+    // The best validation epoch's model is kept beside the final one.
+    assert.ok(summary.bestValidation !== null, 'intra has a validation split');
+    assert.ok(summary.bestValidation.epoch >= 0 && summary.bestValidation.epoch < 3);
+    const best = loadResNet(path.join(out, 'model-best'));
+    assert.equal(best.depth, summary.bestValidation.depth);
+    best.dispose();
 
     const source = bus.source({
       groupId: `${topics.trainingEvents}-g`,

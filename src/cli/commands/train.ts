@@ -46,6 +46,12 @@ export function printTrainingSummary(s: TrainingSummary): void {
       ['wall-clock', `${(s.wallClockSeconds / 60).toFixed(1)} min`],
       ['train / validation accuracy', `${pct(s.trainAccuracy)} / ${pct(s.validationAccuracy)}`],
       [
+        'best validation (model-best/)',
+        s.bestValidation === null
+          ? '-'
+          : `epoch ${s.bestValidation.epoch + 1}, depth ${s.bestValidation.depth}, macro-F1 ${s.bestValidation.macroF1.toFixed(4)}, accuracy ${pct(s.bestValidation.accuracy)}`,
+      ],
+      [
         'test accuracy / macro-F1',
         `${pct(s.testAccuracy)} / ${s.macroF1 === null ? '-' : s.macroF1.toFixed(4)}`,
       ],
