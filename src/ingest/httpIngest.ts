@@ -18,6 +18,7 @@ import type { IngestGateway } from './gateway';
 import { IngestUnavailableError, WaveformRejectedError } from './gateway';
 import { HL7_ERROR } from './hl7';
 import type { WaveformMessage } from './pcd01';
+import { listenOn } from '../util/listen';
 
 export interface HttpIngestOptions {
   host: string;
@@ -106,16 +107,8 @@ export class HttpIngestServer {
         if (!res.headersSent) this.reply(res, 500, { ack: 'AR', error: 'internal error' });
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listenOn(server, this.options.port, this.options.host);
     this.server = server;
-    const address = server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : this.options.port;
     this.listener = `http://${this.options.host}:${port}/v1/waveforms`;
     return port;
   }

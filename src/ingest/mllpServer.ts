@@ -13,6 +13,7 @@ import * as net from 'node:net';
 import { describeError } from '../errors';
 import type { IngestGateway } from './gateway';
 import { mllpFrame, MllpDecoder, type MllpEvent } from './mllp';
+import { listenOn } from '../util/listen';
 
 export interface MllpServerOptions {
   host: string;
@@ -61,16 +62,8 @@ export class MllpServer {
     const server = net.createServer((socket) => this.accept(socket));
     server.maxConnections = this.options.maxConnections;
     server.on('error', (err) => this.log(`ingest mllp: listener error: ${describeError(err)}`));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listenOn(server, this.options.port, this.options.host);
     this.server = server;
-    const address = server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : this.options.port;
     this.listener = `mllp://${this.options.host}:${port}`;
     return port;
   }
