@@ -14,6 +14,7 @@ import { getCodecs } from '../src/schemas/codec';
 import type { BeatV1 } from '../src/schemas/types';
 import { RUN_HEADER } from './preprocess';
 import { runUntilDone } from '../src/stream/runUntilDone';
+import { beatKey } from '../src/beats/message';
 
 export interface BeatCountConfig {
   /** Finish once this many beats were counted (a promise: the count may only be known later). */
@@ -53,7 +54,7 @@ export function runBeatCount(
       handler: (items) => {
         for (const { value, message } of items) {
           if (config.runId !== undefined && message.headers[RUN_HEADER] !== config.runId) continue;
-          const key = `${value.sourceId}:${value.rPeakSampleIndex}`;
+          const key = beatKey(value);
           if (seen.has(key)) {
             duplicates++;
             continue;

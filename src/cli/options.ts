@@ -7,6 +7,7 @@ import { ConfigError } from '../errors';
 import { serveMetrics, type Metrics, type MetricsServer } from '../metrics/registry';
 import { log } from '../util/output';
 import { listRecords } from '../wfdb/record';
+import { splitList } from '../util/list';
 
 export const DEFAULT_METRICS_PORT = 9464;
 
@@ -59,10 +60,7 @@ export function parseSpeed(value: string): number | 'max' {
 /** `all` or a comma-separated list of record names; `all` reads the database's record list. */
 export async function resolveRecords(spec: string, dataDir: string): Promise<string[]> {
   if (spec === 'all') return listRecords(dataDir);
-  const records = spec
-    .split(',')
-    .map((r) => r.trim())
-    .filter((r) => r !== '');
+  const records = splitList(spec);
   if (records.length === 0) throw new ConfigError('no records given', 'records');
   return records;
 }

@@ -30,6 +30,7 @@ import { log } from '../util/output';
 import { Progress } from '../util/progress';
 import { buildBeats } from './commands/beats';
 import { parsePositiveNumber, resolveRecords } from './options';
+import { splitList } from '../util/list';
 
 export interface TrainingFlags {
   depth: string;
@@ -183,10 +184,7 @@ export function trainingConfigFrom(
 /** The records of `--validation-records` (comma-separated), or undefined. */
 export function validationRecordsFrom(flags: Pick<TrainingFlags, 'validationRecords'>): string[] | undefined {
   if (flags.validationRecords === undefined) return undefined;
-  const list = flags.validationRecords
-    .split(',')
-    .map((r) => r.trim())
-    .filter((r) => r.length > 0);
+  const list = splitList(flags.validationRecords);
   if (list.length === 0)
     throw new ConfigError('--validation-records needs at least one record name', 'validation-records');
   return list;

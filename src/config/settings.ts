@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
+import { splitList } from '../util/list';
 
 /** Default data directory, relative to the working directory; `data download` fills it. */
 export const DEFAULT_DATA_DIR = 'data/mitdb';
@@ -21,10 +22,7 @@ export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.e
 export function resolveBrokers(flag?: string, env: NodeJS.ProcessEnv = process.env): string[] | undefined {
   const raw = flag ?? env.KAFKA_BROKERS;
   if (raw === undefined || raw.trim() === '') return undefined;
-  const brokers = raw
-    .split(',')
-    .map((b) => b.trim())
-    .filter((b) => b !== '');
+  const brokers = splitList(raw);
   for (const b of brokers) {
     if (!/^[^:\s]+:\d{1,5}$/.test(b)) throw new ConfigError(`broker "${b}" is not host:port`, 'brokers');
   }

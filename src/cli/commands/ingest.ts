@@ -21,6 +21,7 @@ import {
   parsePort,
   parsePositiveNumber,
 } from '../options';
+import { splitList } from '../../util/list';
 
 interface Flags extends ObservabilityFlags {
   port: number;
@@ -104,10 +105,7 @@ export function register(program: Command): void {
     await bus.ensureTopics(
       topicSpecs(topics).filter((s) => s.topic === topics.samples || s.topic === topics.deadLetter),
     );
-    const leads = flags.leads
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
+    const leads = splitList(flags.leads);
     if (leads.length === 0) throw new ConfigError('no leads given', 'leads');
     const config = {
       gateway: {

@@ -32,6 +32,7 @@ import {
   parseSpeed,
   resolveRecords,
 } from '../options';
+import { splitList } from '../../util/list';
 
 interface RunFlags extends ObservabilityFlags {
   stages: 'replay' | 'all';
@@ -123,10 +124,7 @@ export function register(program: Command): void {
       (records.some((r) => DE_CHAZAL_DS1.includes(r)) && records.some((r) => DE_CHAZAL_DS2.includes(r))
         ? 'inter'
         : 'intra');
-    const serveRecords = flags.serveRecords
-      ?.split(',')
-      .map((r) => r.trim())
-      .filter((r) => r !== '');
+    const serveRecords = flags.serveRecords === undefined ? undefined : splitList(flags.serveRecords);
     const live = liveRecords({ protocol, serveRecords }, records);
     // auto: an offered load of about 500 beats/s (at ~75 bpm), well within what serve sustains on 2 cores,
     // so that the latency measured is processing, not a backlog.

@@ -21,6 +21,7 @@ import {
 } from '../observability';
 import { addBrokersOption, addJsonOption, addMetricsOptions, parsePositiveNumber } from '../options';
 import { addServeOptions, serveConfigFrom, startServing, type ServeFlags } from '../serving';
+import { splitList } from '../../util/list';
 
 interface Flags extends ServeFlags, ObservabilityFlags {
   expectSources?: string;
@@ -80,15 +81,7 @@ export function register(program: Command): void {
         'serve: no brokers given: serving on an empty embedded bus (only useful inside `ecgflow run`); pass --brokers or KAFKA_BROKERS',
       );
     const topics = topicNames(flags.topicPrefix);
-    const expected =
-      flags.expectSources === undefined
-        ? undefined
-        : new Set(
-            flags.expectSources
-              .split(',')
-              .map((s) => s.trim())
-              .filter((s) => s !== ''),
-          );
+    const expected = flags.expectSources === undefined ? undefined : new Set(splitList(flags.expectSources));
     if (expected !== undefined && expected.size === 0)
       throw new ConfigError('no sources given', 'expect-sources');
     const config = serveConfigFrom(flags, topics, {
