@@ -110,17 +110,19 @@ export class PatientContinuity {
         detail: `first message at ${rate} Hz`,
       };
     }
+    // Dropped whole, the stream's state untouched: a retransmission, or samples all received before.
+    const duplicate = (stream: Stream, detail: string): Placement => ({
+      kind: 'duplicate',
+      drop: true,
+      firstSampleIndex: stream.nextIndex,
+      skipSamples: sampleCount,
+      gapSamples: 0,
+      sequenceNumber: stream.nextSequence,
+      acquisitionTimeMs: startTimeMs,
+      detail,
+    });
     if (s.recent.includes(controlId)) {
-      return {
-        kind: 'duplicate',
-        drop: true,
-        firstSampleIndex: s.nextIndex,
-        skipSamples: sampleCount,
-        gapSamples: 0,
-        sequenceNumber: s.nextSequence,
-        acquisitionTimeMs: startTimeMs,
-        detail: `message ${controlId} was already received (retransmission); not published again`,
-      };
+      return duplicate(s, `message ${controlId} was already received (retransmission); not published again`);
     }
     if (rate !== s.rateHz) {
       // A new segment at the new rate; the numbering stays increasing so that R-peak keys stay unique.
@@ -178,16 +180,10 @@ export class PatientContinuity {
     } else {
       const overlap = Math.round(-delta);
       if (overlap >= sampleCount) {
-        return {
-          kind: 'duplicate',
-          drop: true,
-          firstSampleIndex: s.nextIndex,
-          skipSamples: sampleCount,
-          gapSamples: 0,
-          sequenceNumber: s.nextSequence,
-          acquisitionTimeMs: startTimeMs,
-          detail: `all ${sampleCount} samples (${(sampleCount / rate).toFixed(3)} s) were already received; not published`,
-        };
+        return duplicate(
+          s,
+          `all ${sampleCount} samples (${(sampleCount / rate).toFixed(3)} s) were already received; not published`,
+        );
       }
       placed = {
         kind: 'overlap',
