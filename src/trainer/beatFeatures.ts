@@ -55,11 +55,6 @@ export function featureSetForCount(featureCount: number): BeatFeatureSet {
   );
 }
 
-export function parseFeatureSet(text: string): BeatFeatureSet {
-  if ((BEAT_FEATURE_SETS as readonly string[]).includes(text)) return text as BeatFeatureSet;
-  throw new ConfigError(`features must be one of ${BEAT_FEATURE_SETS.join(', ')}; got "${text}"`, 'features');
-}
-
 const clip = (v: number) => Math.min(RATIO_MAX, Math.max(RATIO_MIN, v));
 
 /**
@@ -67,7 +62,7 @@ const clip = (v: number) => Math.min(RATIO_MAX, Math.max(RATIO_MIN, v));
  * pause past the look-ahead, beats written before v2 of the schema) fall back to the local mean, i.e. to
  * "an ordinary beat", rather than to a value the network could mistake for a rhythm event.
  */
-export function writeRrFeatures(rr: BeatRrIntervals | null, out: Float32Array, offset = 0): void {
+function writeRrFeatures(rr: BeatRrIntervals | null, out: Float32Array, offset = 0): void {
   if (rr === null) {
     out.fill(0, offset, offset + RR_FEATURE_NAMES.length);
     return;
@@ -84,11 +79,7 @@ export function writeRrFeatures(rr: BeatRrIntervals | null, out: Float32Array, o
 }
 
 /** Write the morphology features of one beat at `out[offset...]`; an unknown comparison reads as ordinary. */
-export function writeMorphologyFeatures(
-  m: BeatTemplateComparison | null,
-  out: Float32Array,
-  offset = 0,
-): void {
+function writeMorphologyFeatures(m: BeatTemplateComparison | null, out: Float32Array, offset = 0): void {
   out[offset] = m === null ? 0 : Math.min(2, Math.max(0, 1 - m.templateCorrelation));
   out[offset + 1] = m === null ? 0 : Math.min(4, Math.max(0, m.relativeRmsDifference));
 }
