@@ -19,7 +19,13 @@ import type { BatchingSink } from '../src/bus/sink';
 import type { Bus } from '../src/bus/types';
 import type { StftConfig } from '../src/dsp/stft';
 import { ConfigError } from '../src/errors';
-import { confusionMatrix, scoreConfusion, type ClassificationReport } from '../src/evaluation/classification';
+import {
+  confusionBySource,
+  confusionMatrix,
+  scoreConfusion,
+  type ClassificationReport,
+  type SourceReport,
+} from '../src/evaluation/classification';
 import type { Metrics } from '../src/metrics/registry';
 import { recordTrainingEvent } from '../src/metrics/trainingMetrics';
 import { saveResNet } from '../src/model/io';
@@ -88,6 +94,8 @@ export interface TrainRunResult {
     fraction: number;
   };
   test: ClassificationReport | undefined;
+  /** The test scores per source (record): where the errors come from. */
+  testBySource: SourceReport[];
   finalTrainAccuracy: number;
   finalValidationAccuracy: number | null;
   /** The epoch with the best validation macro-F1 (its model in `<out>/model-best`); none without validation. */
@@ -324,9 +332,17 @@ export async function runTraining(
       'test',
     ) as ExampleSet;
     let report: ClassificationReport | undefined;
+    let testBySource: SourceReport[] = [];
     if (test.count > 0) {
       const result = trainer.evaluate(test.images, test.labels, test.count, test.features);
       report = scoreConfusion(confusionMatrix(test.labels, result.predictions, numClasses), encoder.classes);
+      testBySource = confusionBySource(
+        test.labels,
+        result.predictions,
+        test.sources,
+        test.sourceNames,
+        numClasses,
+      );
       log(
         `train: test accuracy ${(100 * report.accuracy).toFixed(2)} %, macro-F1 ${report.macroF1.toFixed(4)} on ${test.count} beats`,
       );
@@ -361,6 +377,7 @@ export async function runTraining(
         fraction: run.fraction,
       },
       test: report,
+      testBySource,
       finalTrainAccuracy: lastEpoch?.trainAccuracy ?? 0,
       finalValidationAccuracy: lastEpoch?.validationAccuracy ?? null,
       bestValidation: best ?? null,

@@ -417,7 +417,13 @@ export async function trainOnce(
     fs.writeFileSync(
       path.join(options.outDir, 'report.json'),
       JSON.stringify(
-        { ...summary, config: result.training, history: result.state, test: result.test },
+        {
+          ...summary,
+          config: result.training,
+          history: result.state,
+          test: result.test,
+          testBySource: result.testBySource,
+        },
         null,
         1,
       ),

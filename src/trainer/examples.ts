@@ -90,6 +90,8 @@ export class ExampleSet {
   private imagesBuffer: Float32Array;
   private labelsBuffer: Int32Array;
   private featuresBuffer: Float32Array;
+  private sourceBuffer: Int32Array;
+  private readonly sourceIds = new Map<string, number>();
   private size = 0;
 
   constructor(
@@ -100,9 +102,11 @@ export class ExampleSet {
     this.imagesBuffer = new Float32Array(initialCapacity * imageSize);
     this.labelsBuffer = new Int32Array(initialCapacity);
     this.featuresBuffer = new Float32Array(initialCapacity * featureCount);
+    this.sourceBuffer = new Int32Array(initialCapacity);
   }
 
-  add(example: Example): void {
+  /** Add an example; `source` (record, patient) tags it for per-source scores. */
+  add(example: Example, source = ''): void {
     if (example.features.length !== this.featureCount)
       throw new RangeError(
         `example has ${example.features.length} features, the set holds ${this.featureCount}`,
@@ -116,7 +120,14 @@ export class ExampleSet {
       this.imagesBuffer = grow(this.imagesBuffer, (n) => new Float32Array(n));
       this.labelsBuffer = grow(this.labelsBuffer, (n) => new Int32Array(n));
       this.featuresBuffer = grow(this.featuresBuffer, (n) => new Float32Array(n));
+      this.sourceBuffer = grow(this.sourceBuffer, (n) => new Int32Array(n));
     }
+    let sourceId = this.sourceIds.get(source);
+    if (sourceId === undefined) {
+      sourceId = this.sourceIds.size;
+      this.sourceIds.set(source, sourceId);
+    }
+    this.sourceBuffer[this.size] = sourceId;
     this.imagesBuffer.set(example.image, this.size * this.imageSize);
     this.featuresBuffer.set(example.features, this.size * this.featureCount);
     this.labelsBuffer[this.size++] = example.label;
@@ -137,6 +148,16 @@ export class ExampleSet {
 
   get labels(): Int32Array {
     return this.labelsBuffer.subarray(0, this.size);
+  }
+
+  /** The source tag of every example, as an index into `sourceNames`. */
+  get sources(): Int32Array {
+    return this.sourceBuffer.subarray(0, this.size);
+  }
+
+  /** Source tags in order of first appearance ('' for untagged examples). */
+  get sourceNames(): string[] {
+    return [...this.sourceIds.keys()];
   }
 
   /** Examples per class index. */

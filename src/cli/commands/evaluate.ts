@@ -13,7 +13,13 @@ import { BatchingSink } from '../../bus/sink';
 import { topicNames } from '../../bus/topics';
 import { resolveBrokers, resolveDataDir } from '../../config/settings';
 import { ConfigError } from '../../errors';
-import { confusionMatrix, scoreConfusion, sensitivityAndPredictivity } from '../../evaluation/classification';
+import {
+  confusionBySource,
+  confusionMatrix,
+  scoreConfusion,
+  sensitivityAndPredictivity,
+  sourceTableRows,
+} from '../../evaluation/classification';
 import { loadResNet } from '../../model/io';
 import type { Protocol } from '../../protocols/split';
 import { writePicture } from '../../report/png';
@@ -118,6 +124,13 @@ export function register(program: Command): void {
         confusionMatrix(test.labels, result.predictions, encoder.classes.length),
         encoder.classes,
       );
+      const bySource = confusionBySource(
+        test.labels,
+        result.predictions,
+        test.sources,
+        test.sourceNames,
+        encoder.classes.length,
+      );
       const s = sensitivityAndPredictivity(report, 'S');
       const v = sensitivityAndPredictivity(report, 'V');
       const outDir = path.join(path.resolve(flags.model), `evaluation-${flags.protocol}`);
@@ -144,6 +157,7 @@ export function register(program: Command): void {
         sPpv: s.ppv,
         vSe: v.se,
         vPpv: v.ppv,
+        bySource,
         loss: result.loss,
         beatsPerSecond: test.count / seconds,
         backend: runtime.backend,
@@ -151,6 +165,7 @@ export function register(program: Command): void {
       };
       fs.writeFileSync(path.join(outDir, 'evaluation.json'), JSON.stringify(summary, null, 1));
       const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(2));
+      process.stdout.write(`per record:\n${table(sourceTableRows(bySource, encoder.classes))}\n\n`);
       process.stdout.write(
         `${table([
           ['class', 'support', 'precision %', 'recall %', 'F1'],

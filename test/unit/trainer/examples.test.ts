@@ -29,6 +29,16 @@ describe('examples with scalar features', () => {
     assert.throws(() => new ExampleSet(encoder.imageSize, 5).add(a), RangeError);
   });
 
+  it("keeps each example's source tag through growth, numbered in order of first appearance", () => {
+    const encoder = new ExampleEncoder(187);
+    const e = encoder.encode(beat('N', 0.8));
+    assert.ok(e !== undefined);
+    const set = new ExampleSet(encoder.imageSize, 0, 1);
+    for (const source of ['213', '105', '213', '213', '105', '232']) set.add(e, source);
+    assert.deepEqual(set.sourceNames, ['213', '105', '232']);
+    assert.deepEqual(Array.from(set.sources), [0, 1, 0, 0, 1, 2]);
+  });
+
   it('image-only encoders produce no features', () => {
     const encoder = new ExampleEncoder(187);
     const e = encoder.encode(beat('V', 0.5));
