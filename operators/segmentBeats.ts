@@ -73,7 +73,7 @@ export function segmentBeats(options: SegmentBeatsOptions): OperatorFunction<Sig
         beatSampleRateHz: b.sampleRateHz,
         samples: beat.samples,
         rr: state.rr.next(beat.rPeakIndex, beat.nextRPeakIndex),
-        morphology: state.template.next(beat.samples),
+        morphology: state.template.next(beat.samples, beat.rPeakOffset),
         rrSamples: beat.rrSamples,
         origin: mark.origin,
         symbol: mark.origin === 'reference' ? mark.symbol : null,

@@ -32,6 +32,7 @@ import { consumeDecodedRounds } from '../src/bus/consume';
 import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Source } from '../src/bus/types';
+import type { BeatPreparation } from '../src/beats/preparation';
 import type { BeatForm } from '../src/dsp/beatWindows';
 import type { QrsDetectorConfig } from '../src/dsp/qrsDetector';
 import type { StftConfig } from '../src/dsp/stft';
@@ -65,6 +66,14 @@ export const DEFAULT_SERVE_CHAIN: ServeChainConfig = {
   form: 'kachuee',
   filter: false,
 };
+
+/**
+ * The chain cut the way a model's training beats were (form, filtering, rate): the model's preparation
+ * overrides the configured one, since a model fed beats cut otherwise classifies beats it never saw.
+ */
+export function chainForModel(chain: ServeChainConfig, beats: BeatPreparation): ServeChainConfig {
+  return { ...chain, form: beats.form, filter: beats.filter, beatSampleRateHz: beats.beatRateHz };
+}
 
 /** The operator chain of live classification: raw chunks -> detector-driven beats with spectrograms. */
 export function serveChain(
@@ -136,8 +145,10 @@ export interface ServeRun {
 export function runServe(config: ServeConfig, deps: ServeDeps): ServeRun {
   const stage = 'serve';
   const recorder = new SignalEventRecorder(deps.metrics, stage, deps.log);
+  // Fixed for the run: the model manager only swaps in models trained on beats cut the same way.
+  const chain = chainForModel(config.chain, deps.models.current.beats);
   const engine = new ServeEngine(config, {
-    chain: (rhythm) => serveChain(config.chain, recorder, rhythm),
+    chain: (rhythm) => serveChain(chain, recorder, rhythm),
     alerts: rhythmAlerts(config.alerts),
     models: deps.models,
     predictionsSink: deps.predictionsSink,

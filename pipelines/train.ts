@@ -18,6 +18,12 @@ import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Bus } from '../src/bus/types';
 import type { StftConfig } from '../src/dsp/stft';
+import {
+  SEED_PAPER_PREPARATION,
+  describePreparation,
+  samePreparation,
+  type BeatPreparation,
+} from '../src/beats/preparation';
 import { ConfigError } from '../src/errors';
 import {
   confusionBySource,
@@ -117,6 +123,8 @@ interface RunFile {
   fraction: number;
   /** Patient-wise validation sources (absent in run files from before it existed). */
   validationSources?: string[];
+  /** How the run's beats were cut (absent in run files from before it existed: the seed paper's). */
+  beats?: BeatPreparation;
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -136,6 +144,12 @@ export async function runTraining(
   let run: RunFile;
   if (config.resume && fs.existsSync(runFilePath)) {
     run = JSON.parse(fs.readFileSync(runFilePath, 'utf8')) as RunFile;
+    const runBeats = run.beats ?? SEED_PAPER_PREPARATION;
+    if (!samePreparation(runBeats, config.training.beats))
+      throw new ConfigError(
+        `run ${run.runId} in ${config.outDir} trains on beats cut ${describePreparation(runBeats)}, not ${describePreparation(config.training.beats)}: resume with the same --beat-form and --filter`,
+        'beat-form',
+      );
     log(`train: resuming run ${run.runId} from ${config.outDir}`);
   } else {
     const endOffsets = await bus.endOffsets(config.beatsTopic);
@@ -152,6 +166,7 @@ export async function runTraining(
       endOffsets,
       fraction,
       validationSources: [...(config.validationSources ?? [])],
+      beats: config.training.beats,
     };
     fs.writeFileSync(runFilePath, JSON.stringify(run, null, 1));
   }

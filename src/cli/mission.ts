@@ -21,6 +21,7 @@ import { runLiveStage, type LiveStageSummary } from '../../pipelines/main';
 import { KafkaPartitionReader, positionGroupAtEnd } from '../bus/partitionRange';
 import type { TopicNames } from '../bus/topics';
 import type { Bus } from '../bus/types';
+import { SEED_PAPER_PREPARATION } from '../beats/preparation';
 import { ConfigError } from '../errors';
 import type { Metrics } from '../metrics/registry';
 import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
@@ -84,6 +85,9 @@ export function missionTrainingConfig(settings: Pick<MissionSettings, 'depth' | 
     reserve: Math.max(1, Math.floor(settings.epochs / 2) - 1),
     lipschitzIterations: 5,
     inputShape: [...SPECTROGRAM_INPUT_SHAPE] as [number, number, number],
+    // The preparation that carries across patients best (docs/training.md): live beats come from patients
+    // the model has not seen.
+    beats: { form: 'centred', filter: true, beatRateHz: SEED_PAPER_PREPARATION.beatRateHz },
     features: 'rr-morphology',
     classWeighting: 'sqrt',
   });
@@ -129,13 +133,18 @@ export async function runMission(
   const runtime = await loadTf({ prefer: resolveBackendPreference(settings.tfBackend) });
   metrics.setTfBackend(runtime.backend, runtime.tfVersion);
 
-  // 2. The beat log.
-  const beatsTopic = beatsTopicFor({ topicPrefix: context.topicPrefix, protocol: settings.protocol });
+  // 2. The beat log, cut the way the model will read beats.
+  const training = missionTrainingConfig(settings);
+  const beatsTopic = beatsTopicFor(
+    { topicPrefix: context.topicPrefix, protocol: settings.protocol },
+    training.beats,
+  );
   const beatsStart = Date.now();
   log(`run: stage 2/4: preprocess into the beat log ${beatsTopic} (protocol ${settings.protocol})`);
   const beats = await obs.attribute('preprocessing', () =>
     ensureBeatLog(bus, {
       topic: beatsTopic,
+      beats: training.beats,
       protocol: settings.protocol,
       dataDir: context.dataDir,
       records: context.records,
@@ -146,7 +155,6 @@ export async function runMission(
   const beatLog = { topic: beatsTopic, beats, seconds: (Date.now() - beatsStart) / 1000 };
 
   // 3. Adaptive training, short configuration.
-  const training = missionTrainingConfig(settings);
   log(
     `run: stage 3/4: adaptive training, depth ${training.initialDepth} -> ${training.finalDepth}, ${training.epochs} epochs, about ${settings.limitBeats} beats, into ${settings.outDir}`,
   );

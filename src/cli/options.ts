@@ -59,7 +59,16 @@ export function parseSpeed(value: string): number | 'max' {
 
 /** `all` or a comma-separated list of record names; `all` reads the database's record list. */
 export async function resolveRecords(spec: string, dataDir: string): Promise<string[]> {
-  if (spec === 'all') return listRecords(dataDir);
+  if (spec === 'all') {
+    // An empty or mistyped data directory must not become a job over nothing that waits forever.
+    const all = await listRecords(dataDir);
+    if (all.length === 0)
+      throw new ConfigError(
+        `no WFDB records (*.hea) in ${dataDir}: set --data-dir or ECGFLOW_DATA_DIR to the database directory`,
+        'data-dir',
+      );
+    return all;
+  }
   const records = splitList(spec);
   if (records.length === 0) throw new ConfigError('no records given', 'records');
   return records;

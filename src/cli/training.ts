@@ -16,6 +16,14 @@ import type { Metrics } from '../metrics/registry';
 import { DEFAULT_SPLIT_SEED, type Protocol } from '../protocols/split';
 import { writeRunPictures } from '../report/trainingReport';
 import type { TfRuntime } from '../tf/backend';
+import {
+  SEED_PAPER_PREPARATION,
+  beatLogSuffix,
+  describePreparation,
+  validatePreparation,
+  type BeatPreparation,
+} from '../beats/preparation';
+import { BEAT_FORMS, type BeatForm } from '../dsp/beatWindows';
 import { BEAT_FEATURE_SETS, type BeatFeatureSet } from '../trainer/beatFeatures';
 import {
   CLASS_WEIGHTINGS,
@@ -48,6 +56,8 @@ export interface TrainingFlags {
   seed: number;
   limitBeats?: number;
   shuffleBuffer: number;
+  beatForm: BeatForm;
+  filter?: boolean;
   features: BeatFeatureSet;
   classWeights: ClassWeighting;
   maxClassWeight: number;
@@ -118,6 +128,19 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
     .option('--shuffle-buffer <n>', 'shuffle buffer capacity (examples)', int('shuffle-buffer'), 20_000)
     .addOption(
       new Option(
+        '--beat-form <form>',
+        'how beats are cut: kachuee (seed paper: from the R-peak, 1.2 x median RR) or centred (on the R-peak, whole QRS); saved with the model',
+      )
+        .choices([...BEAT_FORMS])
+        .default(defaults.beatForm ?? p.beats.form),
+    )
+    .option(
+      '--filter',
+      'baseline-wander and noise filtering before segmentation (the seed paper: none); saved with the model',
+      defaults.filter ?? p.beats.filter,
+    )
+    .addOption(
+      new Option(
         '--features <set>',
         "scalar features beside the spectrogram: none (seed paper), rr (RR intervals) or rr-morphology (RR and shape vs the patient's own beat)",
       )
@@ -145,7 +168,7 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
     .option('--records <list>', '"all" or record names to build the beat log from', 'all')
     .option(
       '--beats-topic <topic>',
-      'train on this existing beat log (default: <prefix>ecg.beats.<protocol>, built when empty)',
+      'train on this existing beat log (default: <prefix>ecg.beats.<protocol>[.<form>-filtered], built when empty)',
     )
     .option('--topic-prefix <prefix>', 'prefix for every topic name', '')
     .option('--tf-backend <name>', 'auto, native, gpu or js (env ECGFLOW_TF_BACKEND)');
@@ -174,6 +197,7 @@ export function trainingConfigFrom(
     lipschitzIterations: flags.lipschitzIterations,
     seed: flags.seed,
     inputShape,
+    beats: preparationFrom(flags),
     features: flags.features,
     classWeighting: flags.classWeights,
     maxClassWeight: flags.maxClassWeight,
@@ -190,24 +214,42 @@ export function validationRecordsFrom(flags: Pick<TrainingFlags, 'validationReco
   return list;
 }
 
-export function beatsTopicFor(flags: Pick<TrainingFlags, 'beatsTopic' | 'topicPrefix' | 'protocol'>): string {
-  return flags.beatsTopic ?? `${flags.topicPrefix}ecg.beats.${flags.protocol}`;
+/** The beat preparation of `--beat-form` and `--filter` (at the seed paper's 125 Hz). */
+export function preparationFrom(flags: Pick<TrainingFlags, 'beatForm' | 'filter'>): BeatPreparation {
+  return validatePreparation({
+    form: flags.beatForm,
+    filter: flags.filter === true,
+    beatRateHz: SEED_PAPER_PREPARATION.beatRateHz,
+  });
 }
 
 /**
- * The beat log a command's flags name (`--beats-topic`, or `<prefix>ecg.beats.<protocol>`), built from the
- * records `--records` names when it is empty. Returns the topic.
+ * `--beats-topic`, or the default log of the protocol and beat preparation:
+ * `<prefix>ecg.beats.<protocol>` for the seed paper's beats, with a suffix such as `.centred-filtered` else.
+ */
+export function beatsTopicFor(
+  flags: Pick<TrainingFlags, 'beatsTopic' | 'topicPrefix' | 'protocol'>,
+  beats: BeatPreparation = SEED_PAPER_PREPARATION,
+): string {
+  return flags.beatsTopic ?? `${flags.topicPrefix}ecg.beats.${flags.protocol}${beatLogSuffix(beats)}`;
+}
+
+/**
+ * The beat log a command's flags name (`--beats-topic`, or the default of `beatsTopicFor`), built from the
+ * records `--records` names with the given preparation when it is empty. Returns the topic.
  */
 export async function prepareBeatLog(
   bus: Bus,
   flags: Pick<TrainingFlags, 'beatsTopic' | 'topicPrefix' | 'protocol' | 'records'>,
   dataDir: string,
   brokers: string[] | undefined,
+  beats: BeatPreparation = SEED_PAPER_PREPARATION,
 ): Promise<string> {
-  const topic = beatsTopicFor(flags);
+  const topic = beatsTopicFor(flags, beats);
   const records = await resolveRecords(flags.records, dataDir);
   await ensureBeatLog(bus, {
     topic,
+    beats,
     protocol: flags.protocol,
     dataDir,
     records,
@@ -222,6 +264,8 @@ export async function ensureBeatLog(
   bus: Bus,
   options: {
     topic: string;
+    /** How to cut the beats when the log has to be built. */
+    beats: BeatPreparation;
     protocol: Protocol;
     dataDir: string;
     records: string[];
@@ -237,13 +281,15 @@ export async function ensureBeatLog(
     );
     return existing;
   }
-  log(`beat log ${options.topic} is empty: building it (replay -> preprocess, protocol ${options.protocol})`);
+  log(
+    `beat log ${options.topic} is empty: building it (replay -> preprocess, protocol ${options.protocol}, beats ${describePreparation(options.beats)})`,
+  );
   const summary = await buildBeats({
     protocol: options.protocol,
     seed: DEFAULT_SPLIT_SEED,
-    form: 'kachuee',
-    filter: false,
-    beatRateHz: 125,
+    form: options.beats.form,
+    filter: options.beats.filter,
+    beatRateHz: options.beats.beatRateHz,
     lead: 'MLII',
     topicPrefix: options.topicPrefix,
     timeoutSeconds: 1800,

@@ -6,8 +6,10 @@
  *
  * The template is a running average of the beats that already resemble it (correlation >= a threshold
  * once it has learnt from its first beats), so runs of ectopic beats do not pull it away. Causal: a beat is
- * compared with the template of the beats before it, then may update it. Comparison covers the first
- * `compareSeconds` of the beat (the Kachuee form starts at the R-peak: QRS end, ST segment, T wave).
+ * compared with the template of the beats before it, then may update it. Comparison covers
+ * `compareSeconds` of the beat from `leadSeconds` before its R-peak where the beat holds that much (a
+ * centred beat: QRS onset, QRS, ST segment, T wave), else from the beat's start (the Kachuee form starts
+ * at the R-peak: QRS end, ST segment, T wave).
  */
 
 export interface BeatMorphology {
@@ -19,6 +21,8 @@ export interface BeatMorphology {
 
 export interface BeatTemplateConfig {
   compareSeconds: number;
+  /** How much of the signal before the R-peak the comparison covers, when the beat holds it. */
+  leadSeconds: number;
   /** Beats averaged unconditionally at the start (the template has to come from somewhere). */
   learningBeats: number;
   /** After that, only beats at least this correlated update the template. */
@@ -29,6 +33,7 @@ export interface BeatTemplateConfig {
 
 export const DEFAULT_BEAT_TEMPLATE_CONFIG: Readonly<BeatTemplateConfig> = Object.freeze({
   compareSeconds: 0.6,
+  leadSeconds: 0.2,
   learningBeats: 8,
   updateMinCorrelation: 0.8,
   updateWeight: 1 / 16,
@@ -44,6 +49,7 @@ export const DEFAULT_BEAT_TEMPLATE_CONFIG: Readonly<BeatTemplateConfig> = Object
 export class BeatTemplate {
   readonly config: BeatTemplateConfig;
   private readonly length: number;
+  private readonly leadSamples: number;
   private template: Float64Array | undefined;
   private learnt = 0;
 
@@ -51,9 +57,13 @@ export class BeatTemplate {
     this.config = { ...DEFAULT_BEAT_TEMPLATE_CONFIG, ...config };
     if (!(sampleRateHz > 0)) throw new RangeError(`sample rate must be > 0, got ${sampleRateHz}`);
     this.length = Math.max(2, Math.round(this.config.compareSeconds * sampleRateHz));
+    this.leadSamples = Math.max(0, Math.round(this.config.leadSeconds * sampleRateHz));
   }
 
-  next(samples: ArrayLike<number>): BeatMorphology {
+  /** Compare a beat whose R-peak is at `samples[rPeakOffset]` (0: the beat starts at it). */
+  next(beat: Float32Array | Float64Array | readonly number[], rPeakOffset = 0): BeatMorphology {
+    const start = Math.max(0, rPeakOffset - this.leadSamples);
+    const samples = beat.slice(start, start + this.length);
     const n = Math.min(this.length, samples.length);
     if (this.template === undefined) {
       this.template = new Float64Array(this.length);

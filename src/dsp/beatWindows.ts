@@ -19,6 +19,8 @@
 
 export type BeatForm = 'kachuee' | 'centred';
 
+export const BEAT_FORMS: readonly BeatForm[] = ['kachuee', 'centred'];
+
 export interface BeatWindowConfig {
   form: BeatForm;
   /** Normalisation window (s). */
@@ -43,6 +45,8 @@ export interface WindowBeat<P> {
   /** R-peak index in the segment's numbering. */
   rPeakIndex: number;
   samples: Float32Array;
+  /** Where the R-peak lies within `samples`: 0 for the Kachuee form, floor(beatSamples / 2) centred. */
+  rPeakOffset: number;
   /** Median RR of the window (samples), the T of Kachuee et al. */
   rrSamples: number;
   /** Start of the normalisation window used. */
@@ -249,6 +253,7 @@ export class BeatWindowSegmenter<P> {
       out.push({
         rPeakIndex: p.index,
         samples: beat,
+        rPeakOffset: p.index - from,
         rrSamples: T,
         windowStart: ns,
         nextRPeakIndex,

@@ -3,6 +3,7 @@
  * adaptive-training.md, section 1). Together with the weights it is the saved form of a model, and it is
  * what a deeper model is described by after growth: `stepSizes` holds every block's h.
  */
+import { SEED_PAPER_PREPARATION, validatePreparation, type BeatPreparation } from '../beats/preparation';
 import { ConfigError } from '../errors';
 
 /** The pipeline's spectrogram: STFT of 187 samples, 32-point FFT, hop 4 -> 17 frequency bins x 39 frames. */
@@ -36,6 +37,16 @@ export interface ResNetConfig {
    * features before the dense head; 0 (or absent, as in models saved before it existed): image only.
    */
   featureCount?: number;
+  /**
+   * How the beats the model reads are prepared (form, filtering, rate; src/beats/preparation.ts); absent,
+   * as in models saved before it existed: the seed paper's (Kachuee form, unfiltered, 125 Hz).
+   */
+  beats?: BeatPreparation;
+}
+
+/** The beat preparation a model configuration expects (the seed paper's when the config predates it). */
+export function preparationOfConfig(c: Pick<ResNetConfig, 'beats'>): BeatPreparation {
+  return c.beats === undefined ? { ...SEED_PAPER_PREPARATION } : { ...c.beats };
 }
 
 /** n for a depth of 6n+2; throws a ConfigError naming the nearest valid depths otherwise. */
@@ -57,6 +68,8 @@ export interface ResNetOptions {
   batchNorm?: Partial<BatchNormConfig>;
   /** Scalar features beside the image (default 0). */
   featureCount?: number;
+  /** Beat preparation (default: the seed paper's). */
+  beats?: BeatPreparation;
 }
 
 /** A full configuration from the few choices that matter, with the project's defaults. */
@@ -72,6 +85,7 @@ export function resnetConfig(options: ResNetOptions): ResNetConfig {
     stepSizes: [0, 1, 2].map(() => new Array<number>(n).fill(h)),
     batchNorm: { ...DEFAULT_BATCH_NORM, ...options.batchNorm },
     featureCount: options.featureCount ?? 0,
+    beats: { ...(options.beats ?? SEED_PAPER_PREPARATION) },
   });
 }
 
@@ -122,6 +136,7 @@ export function validateConfig(c: ResNetConfig): ResNetConfig {
   });
   if (c.featureCount !== undefined && !(Number.isInteger(c.featureCount) && c.featureCount >= 0))
     throw new ConfigError(`featureCount must be an integer >= 0, got ${c.featureCount}`, 'featureCount');
+  if (c.beats !== undefined) validatePreparation(c.beats);
   const bn = c.batchNorm;
   if (bn === undefined || !(bn.decay >= 0 && bn.decay < 1) || !(bn.epsilon > 0)) {
     throw new ConfigError(

@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
-import { type BatchNormConfig, type ResNetConfig, validateConfig } from './config';
+import type { BeatPreparation } from '../beats/preparation';
+import { type BatchNormConfig, type ResNetConfig, preparationOfConfig, validateConfig } from './config';
 
 export interface BatchNormState {
   gamma: tf.Variable<tf.Rank.R1>;
@@ -52,6 +53,8 @@ export interface ResNetParts {
   numClasses: number;
   /** Scalar features concatenated with the pooled image features before the head. */
   featureCount: number;
+  /** How the beats this network reads are prepared (part of its input contract). */
+  beats: BeatPreparation;
   batchNorm: BatchNormConfig;
   stem: ConvBn;
   stages: Stage[];
@@ -188,6 +191,7 @@ export class ResNet implements ResNetParts {
   readonly inputShape: [number, number, number];
   readonly numClasses: number;
   readonly featureCount: number;
+  readonly beats: BeatPreparation;
   readonly batchNorm: BatchNormConfig;
   readonly stem: ConvBn;
   readonly stages: Stage[];
@@ -197,6 +201,7 @@ export class ResNet implements ResNetParts {
     this.inputShape = [...parts.inputShape] as [number, number, number];
     this.numClasses = parts.numClasses;
     this.featureCount = parts.featureCount;
+    this.beats = { ...parts.beats };
     this.batchNorm = { ...parts.batchNorm };
     this.stem = parts.stem;
     this.stages = parts.stages;
@@ -230,6 +235,7 @@ export class ResNet implements ResNetParts {
       inputShape: config.inputShape,
       numClasses: config.numClasses,
       featureCount,
+      beats: preparationOfConfig(config),
       batchNorm: config.batchNorm,
       stem,
       stages,
@@ -257,6 +263,7 @@ export class ResNet implements ResNetParts {
       stepSizes: this.stages.map((s) => s.blocks.map((b) => b.stepSize)),
       batchNorm: { ...this.batchNorm },
       featureCount: this.featureCount,
+      beats: { ...this.beats },
     };
   }
 

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { describePreparation, samePreparation, type BeatPreparation } from '../beats/preparation';
 import { EcgflowError } from '../errors';
 import { InferenceSnapshot } from '../model/forward';
 import { loadResNet, ModelFormatError } from '../model/io';
@@ -30,6 +31,8 @@ export interface LoadedModel {
   /** Scalar features the model takes beside the image (`none` for image-only models). */
   featureSet: BeatFeatureSet;
   featureCount: number;
+  /** How the beats it reads must be cut (its training beats'). */
+  beats: BeatPreparation;
   snapshot: InferenceSnapshot;
   loadedAtMs: number;
 }
@@ -92,12 +95,15 @@ export function versionOfModelDir(dir: string): string {
   }
 }
 
+/** What a model must match to serve here; `beats` once the serve chain is built (it cannot change). */
+export interface ServingExpectation {
+  inputShape: readonly [number, number, number];
+  classes: readonly string[];
+  beats?: BeatPreparation;
+}
+
 /** Load, check and warm up a model: the expensive part of a swap. */
-export function loadServingModel(
-  dir: string,
-  version: string,
-  expected: { inputShape: readonly [number, number, number]; classes: readonly string[] },
-): LoadedModel {
+export function loadServingModel(dir: string, version: string, expected: ServingExpectation): LoadedModel {
   const modelDir = resolveModelDir(dir);
   const model = loadResNet(modelDir);
   try {
@@ -111,6 +117,13 @@ export function loadServingModel(
     if (model.numClasses !== expected.classes.length)
       throw new ModelMismatchError(
         `model has ${model.numClasses} classes, serving expects ${expected.classes.length} (${expected.classes.join(', ')})`,
+        modelDir,
+      );
+    // The serve chain's segmenter and filter are stateful per patient and built for one preparation: a model
+    // trained on beats cut another way would be fed beats it never saw, so it does not serve here.
+    if (expected.beats !== undefined && !samePreparation(model.beats, expected.beats))
+      throw new ModelMismatchError(
+        `model was trained on beats cut ${describePreparation(model.beats)}; this serve cuts them ${describePreparation(expected.beats)} (restart serve with the new model to change)`,
         modelDir,
       );
     let featureSet: BeatFeatureSet;
@@ -134,6 +147,7 @@ export function loadServingModel(
       inputShape: [h, w, c],
       featureSet,
       featureCount: model.featureCount,
+      beats: { ...model.beats },
       snapshot,
       loadedAtMs: Date.now(),
     };
@@ -182,14 +196,18 @@ export class ModelManager {
   readonly failures: { dir: string; version: string; reason: string }[] = [];
   swaps = 0;
 
+  private readonly expected: ServingExpectation;
+
+  /** Later models must match `expected`, and cut their beats as `initial` does (the serve chain's). */
   constructor(
     initial: LoadedModel,
-    private readonly expected: { inputShape: readonly [number, number, number]; classes: readonly string[] },
+    expected: ServingExpectation,
     private readonly events: ModelManagerEvents = {},
     /** How a load is deferred off the current turn (tests pass a synchronous one). */
     private readonly defer: (fn: () => void) => void = (fn) => setImmediate(fn),
   ) {
     this.currentModel = initial;
+    this.expected = { ...expected, beats: expected.beats ?? initial.beats };
   }
 
   get current(): LoadedModel {

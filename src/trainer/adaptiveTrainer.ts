@@ -87,6 +87,7 @@ export class AdaptiveTrainer {
           numClasses: this.config.numClasses,
           stepSize: this.config.stepSize,
           featureCount: featureCountOf(this.config.features),
+          beats: this.config.beats,
         }),
         { seed: this.config.seed },
       );

@@ -147,8 +147,13 @@ export function loadCheckpoint(
     );
   }
   const model = loadResNet(path.join(dir, 'model'));
-  // Checkpoints written before features and class weights existed trained without them.
-  const older: Pick<TrainingConfig, 'features' | 'classWeighting' | 'maxClassWeight' | 'classWeights'> = {
+  // Checkpoints written before features, class weights and beat preparations existed trained without them
+  // (on the seed paper's beats, which is what their model says too).
+  const older: Pick<
+    TrainingConfig,
+    'beats' | 'features' | 'classWeighting' | 'maxClassWeight' | 'classWeights'
+  > = {
+    beats: model.beats,
     features: 'none',
     classWeighting: 'none',
     maxClassWeight: PAPER_TRAINING_CONFIG.maxClassWeight,

@@ -3,6 +3,7 @@
  * sections 3-5): 64 epochs, SGD lr 0.1 -> 0.001 cosine, momentum 0.9, weight decay 2e-4, batch 128,
  * r_tol 1.4, window 10, reserve 20, two growths (ResNet-20 -> 38 -> 74).
  */
+import { SEED_PAPER_PREPARATION, validatePreparation, type BeatPreparation } from '../beats/preparation';
 import { ConfigError } from '../errors';
 import { SPECTROGRAM_INPUT_SHAPE, DEFAULT_NUM_CLASSES, blocksForDepth } from '../model/config';
 import { BEAT_FEATURE_SETS, type BeatFeatureSet } from './beatFeatures';
@@ -35,6 +36,8 @@ export interface TrainingConfig {
   seed: number;
   inputShape: [number, number, number];
   numClasses: number;
+  /** How beats are cut from the signal (the seed paper: Kachuee form, unfiltered, 125 Hz); saved with the model. */
+  beats: BeatPreparation;
   /** Scalar features beside the spectrogram (`rr`: RR-interval context; the seed paper: none). */
   features: BeatFeatureSet;
   /**
@@ -89,6 +92,7 @@ export const PAPER_TRAINING_CONFIG: TrainingConfig = {
   seed: 1,
   inputShape: [...SPECTROGRAM_INPUT_SHAPE] as [number, number, number],
   numClasses: DEFAULT_NUM_CLASSES,
+  beats: { ...SEED_PAPER_PREPARATION },
   features: 'none',
   classWeighting: 'none',
   maxClassWeight: 10,
@@ -129,6 +133,7 @@ export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
   if (!(c.lrMax >= c.lrMin && c.lrMin >= 0)) throw new ConfigError(`need lrMax >= lrMin >= 0`, 'lr');
   if (!(c.rTol > 0)) throw new ConfigError(`rTol must be > 0`, 'rTol');
   if (!(c.growthStepFactor > 0)) throw new ConfigError('growthStepFactor must be > 0', 'growthStepFactor');
+  validatePreparation(c.beats);
   if (!BEAT_FEATURE_SETS.includes(c.features))
     throw new ConfigError(`features must be one of ${BEAT_FEATURE_SETS.join(', ')}`, 'features');
   if (!CLASS_WEIGHTINGS.includes(c.classWeighting))

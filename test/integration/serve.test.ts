@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { lastValueFrom, tap, toArray } from 'rxjs';
-import { serveChain, DEFAULT_SERVE_CHAIN } from '../../pipelines/serve';
+import { chainForModel, serveChain, DEFAULT_SERVE_CHAIN } from '../../pipelines/serve';
 import { startIngest } from '../../pipelines/ingest';
 import { runReplay } from '../../pipelines/replay';
 import type { BeatSpectrogram } from '../../operators/types';
@@ -53,6 +53,8 @@ let bus: KafkaBus;
 const created: string[] = [];
 let modelA: string; // the first checkpoint
 let modelB: string; // the final model
+/** The models' beats: centred and filtered, so that serve cutting beats its default way would disagree. */
+const PREPARATION = { form: 'centred' as const, filter: true, beatRateHz: 125 };
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const log =
   process.env.ECGFLOW_TEST_LOG === '1'
@@ -61,7 +63,7 @@ const log =
 
 /** The serve chain run offline over chunks (no bus): the beats serve would cut, with their spectrograms. */
 function offlineBeats(chunks: Iterable<SampleChunkV1>): BeatSpectrogram[] {
-  const adapter = new OperatorAdapter(serveChain(DEFAULT_SERVE_CHAIN, undefined));
+  const adapter = new OperatorAdapter(serveChain(chainForModel(DEFAULT_SERVE_CHAIN, PREPARATION), undefined));
   return [...adapter.process(chunks), ...adapter.end()];
 }
 
@@ -134,10 +136,11 @@ before(async () => {
   // Two model versions from a short vanilla run on the beat stream of two records.
   const prefix = uniquePrefix('serve-train');
   const topics = topicNames(prefix);
-  const beatsTopic = beatsTopicFor({ topicPrefix: prefix, protocol: 'intra' });
+  const beatsTopic = beatsTopicFor({ topicPrefix: prefix, protocol: 'intra' }, PREPARATION);
   created.push(beatsTopic, topics.trainingEvents, topics.deadLetter, topics.beats);
   await ensureBeatLog(bus, {
     topic: beatsTopic,
+    beats: PREPARATION,
     protocol: 'intra',
     dataDir,
     records: ['119', '208'],
@@ -161,6 +164,8 @@ before(async () => {
         // Beat-context features: live serving must compute them exactly as the offline chain does (MLLP
         // chunks differ from the offline 1 s chunks, so this also checks they do not depend on chunking).
         features: 'rr-morphology',
+        // Not the default preparation: serve must take it from the model (the offline chain uses it too).
+        beats: PREPARATION,
       },
       protocol: 'intra',
       beatsTopic,

@@ -4,6 +4,7 @@
  * `evaluate` scores exactly as the run's own test report; and a run killed with SIGKILL resumes from its
  * last checkpoint and finishes with every epoch trained exactly once.
  */
+import { SEED_PAPER_PREPARATION } from '../../src/beats/preparation';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -50,6 +51,7 @@ describe('training on the beat stream', () => {
     created.push(beatsTopic, topics.trainingEvents, topics.deadLetter, topics.beats);
     const beats = await ensureBeatLog(bus, {
       topic: beatsTopic,
+      beats: SEED_PAPER_PREPARATION,
       protocol: 'intra',
       dataDir,
       records: ['100', '119'],
@@ -218,6 +220,15 @@ describe('training on the beat stream', () => {
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     assert.ok(!fs.existsSync(path.join(out, 'report.json')), 'killed before the end');
+
+    // Resuming on beats cut another way would mix two inputs in one model: refused, nothing touched.
+    const mixed = spawnSync(process.execPath, [...args, '--resume', '--beat-form', 'centred', '--filter'], {
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.notEqual(mixed.status, 0);
+    assert.match(mixed.stderr, /kachuee, unfiltered, 125 Hz, not centred, filtered, 125 Hz.*--beat-form/);
 
     const resumed = spawnSync(process.execPath, [...args, '--resume', '--json'], {
       env,

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { collectExamples, type BeatLog } from '../../../pipelines/beatExamples';
+import { describePreparation } from '../../beats/preparation';
 import { DeadLetterWriter } from '../../bus/deadLetter';
 import { describeBus, openBus } from '../../bus/factory';
 import { BatchingSink } from '../../bus/sink';
@@ -77,7 +78,7 @@ export function register(program: Command): void {
     .option('--records <list>', '"all" or record names to build the beat log from', 'all')
     .option(
       '--beats-topic <topic>',
-      'existing beat log (default: <prefix>ecg.beats.<protocol>, built when empty)',
+      "existing beat log (default: <prefix>ecg.beats.<protocol>[.<form>-filtered] after the model's beat preparation, built when empty)",
     )
     .option('--topic-prefix <prefix>', 'prefix for every topic name', '')
     .option('--tf-backend <name>', 'auto, native, gpu or js');
@@ -95,11 +96,14 @@ export function register(program: Command): void {
     const brokers = resolveBrokers(flags.brokers);
     const bus = openBus(brokers, 'ecgflow-evaluate');
     const topics = topicNames(flags.topicPrefix);
-    const beatsTopic = beatsTopicFor(flags);
-    log(`evaluate: protocol ${flags.protocol}, beat log ${beatsTopic} on ${describeBus(bus, brokers)}`);
+    // Score on beats cut the way the model's training beats were (config.json `beats`).
+    const beatsTopic = beatsTopicFor(flags, model.beats);
+    log(
+      `evaluate: protocol ${flags.protocol}, beat log ${beatsTopic} (beats ${describePreparation(model.beats)}) on ${describeBus(bus, brokers)}`,
+    );
     const deadLetterSink = new BatchingSink(await bus.producer());
     try {
-      await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers);
+      await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers, model.beats);
       await bus.ensureTopics([{ topic: topics.deadLetter, partitions: 1 }]);
       // The model's own head says which scalar features it takes (none for image-only models).
       const encoder = new ExampleEncoder(187, {}, undefined, featureSetForCount(model.featureCount));

@@ -98,12 +98,12 @@ export function register(program: Command): void {
     const brokers = resolveBrokers(flags.brokers);
     const bus = openBus(brokers, 'ecgflow-train');
     const topics = topicNames(flags.topicPrefix);
-    const beatsTopic = beatsTopicFor(flags);
+    const beatsTopic = beatsTopicFor(flags, training.beats);
     log(`train: on ${describeBus(bus, brokers)}, beat log ${beatsTopic}, events to ${topics.trainingEvents}`);
     const obs = await Observability.start(flags);
     obs.metrics.setTfBackend(runtime.backend, runtime.tfVersion);
     try {
-      await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers);
+      await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers, training.beats);
       const summary = await trainOnce(
         bus,
         {

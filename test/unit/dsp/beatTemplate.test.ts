@@ -36,4 +36,34 @@ describe('BeatTemplate', () => {
     assert.equal(flat.templateCorrelation, 0);
     assert.ok(Number.isFinite(flat.relativeRmsDifference));
   });
+
+  it('compares the span around the R-peak of a centred beat, not its start', () => {
+    // Centred beats (R-peak at 93 of 187): identical around the R-peak, unrelated 0.2 s and more before it
+    // (the previous beat's T wave differs with the rhythm), so only a comparison anchored at the R-peak
+    // calls them the same beat.
+    const centred = (early: number) =>
+      Float64Array.from({ length: 187 }, (_, i) =>
+        i < 93 - 25
+          ? 0.5 + 0.3 * Math.sin(early * i)
+          : 0.5 + 0.4 * Math.exp(-(((i - 93) / 3) ** 2)) + 0.1 * Math.exp(-(((i - 130) / 10) ** 2)),
+      );
+    const anchored = new BeatTemplate(125);
+    anchored.next(centred(0.1), 93);
+    const same = anchored.next(centred(0.37), 93);
+    assert.ok(same.templateCorrelation > 0.999, `${same.templateCorrelation}`);
+    const fromStart = new BeatTemplate(125);
+    fromStart.next(centred(0.1));
+    assert.ok(fromStart.next(centred(0.37)).templateCorrelation < 0.9);
+    // The comparison starts 0.2 s (25 samples) before the R-peak: a difference just before that is unseen,
+    // one inside it is not.
+    const dent = (at: number) => {
+      const b = centred(0.1);
+      b[at] += 0.5;
+      return b;
+    };
+    const t = new BeatTemplate(125);
+    t.next(centred(0.1), 93);
+    assert.equal(t.next(dent(93 - 26), 93).templateCorrelation, 1);
+    assert.ok(t.next(dent(93 - 25), 93).templateCorrelation < 1);
+  });
 });

@@ -51,6 +51,7 @@ describe('BeatWindowSegmenter (Kachuee et al. beat form)', () => {
       [200, 200, 200],
     );
     assert.ok(beats.every((b) => b.samples[186] > 0));
+    assert.ok(beats.every((b) => b.rPeakOffset === 0), 'Kachuee beats start at the R-peak');
   });
 
   it('normalises the last, partial window over the last 10 s of the segment, and drops nothing', () => {
@@ -73,6 +74,11 @@ describe('BeatWindowSegmenter (Kachuee et al. beat form)', () => {
     const first = beats[0];
     for (let i = 0; i < 93 - 40; i++) assert.equal(first.samples[i], 0);
     assert.ok(Math.abs(first.samples[93] - 40 / 1249) < 1e-6);
+    assert.deepEqual(
+      beats.map((b) => b.rPeakOffset),
+      [93, 93],
+      'where the R-peak lies in the beat (for the template comparison)',
+    );
   });
 
   it('counts R-peaks outside the segment as dropped; is independent of chunking', () => {

@@ -78,6 +78,7 @@ describe('ResNet structure', () => {
       inputShape: base.inputShape,
       numClasses: base.numClasses,
       featureCount: base.featureCount,
+      beats: base.beats,
       batchNorm: base.batchNorm,
       stem: base.stem,
       stages: base.stages.map((s) => ({

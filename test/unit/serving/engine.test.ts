@@ -36,6 +36,8 @@ const EXPECTED = { inputShape: [17, 39, 1] as const, classes: ['N', 'S', 'V', 'F
 let dir: string;
 let modelA: string;
 let modelB: string;
+/** Same architecture as A and B, trained on centred, filtered beats. */
+let modelCentred: string;
 
 before(async () => {
   await loadTf();
@@ -50,6 +52,13 @@ before(async () => {
     await saveResNet(m, out);
     m.dispose();
   }
+  modelCentred = path.join(dir, 'centred');
+  const c = ResNet.create(
+    resnetConfig({ depth: 8, beats: { form: 'centred', filter: true, beatRateHz: 125 } }),
+    { seed: 3 },
+  );
+  await saveResNet(c, modelCentred);
+  c.dispose();
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -251,6 +260,21 @@ describe('serve engine', () => {
       'each beat classified once',
     );
     assert.equal(h.models.swaps, 1);
+    h.models.dispose();
+  });
+
+  it('refuses to swap in a model trained on beats cut another way, and serves on', async () => {
+    const h = harness({ maxBatchBeats: 2, maxWaitMs: 1e9 });
+    h.models.requestLoad(modelCentred, 'centred-1');
+    await h.models.idle();
+    assert.equal(h.models.pending, undefined);
+    assert.equal(h.models.failures.length, 1);
+    assert.match(h.models.failures[0].reason, /centred, filtered, 125 Hz.*kachuee, unfiltered, 125 Hz/);
+    await h.engine.handleBatch(decoded(Array.from({ length: 2 }, (_, k) => chunk('p', k))));
+    assert.deepEqual(
+      h.producer.predictions().map((p) => p.modelVersion),
+      [versionOfModelDir(modelA), versionOfModelDir(modelA)],
+    );
     h.models.dispose();
   });
 
