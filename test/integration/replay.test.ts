@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { firstValueFrom } from 'rxjs';
@@ -21,6 +20,7 @@ import type { SampleChunkV1 } from '../../src/schemas/types';
 import { chooseLead, readAnnotations, readHeader, readSignals } from '../../src/wfdb/record';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
 import { replayRecords } from '../helpers/replay';
+import { scratchDir } from '../helpers/scratch';
 
 const dataDir = requireDataDir();
 let broker: LocalBroker;
@@ -114,7 +114,7 @@ describe('replay on Kafka', () => {
     // Small producer batches: a fetch returns whole record batches, so these bound the consumer's batches.
     await replayRecords(bus, dataDir, ['100', '101'], topics.samples, 20);
     const expected = 2 * Math.ceil(650_000 / 360);
-    const outFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-it-')), 'seen.txt');
+    const outFile = path.join(scratchDir('ecgflow-it-'), 'seen.txt');
     const groupId = `${topics.samples}-g`;
     const fixture = path.join(__dirname, 'fixtures', 'consumeToFile.js');
     const startChild = (): ChildProcess =>

@@ -12,7 +12,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +43,7 @@ import { featureSetForCount, writeBeatFeatures } from '../../src/trainer/beatFea
 import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
 import { evaluateModel } from '../../src/trainer/evaluate';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
+import { scratchDir } from '../helpers/scratch';
 
 const dataDir = requireDataDir();
 const MAIN = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -147,7 +147,7 @@ before(async () => {
     brokers: broker.brokers,
     topicPrefix: prefix,
   });
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-serve-it-'));
+  const out = scratchDir('ecgflow-serve-it-');
   await trainOnce(
     bus,
     {

@@ -8,7 +8,6 @@ import { SEED_PAPER_PREPARATION } from '../../src/beats/preparation';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { firstValueFrom } from 'rxjs';
@@ -23,6 +22,7 @@ import { loadTf, resolveBackendPreference, type TfRuntime } from '../../src/tf/b
 import { ConfigError } from '../../src/errors';
 import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
+import { scratchDir } from '../helpers/scratch';
 
 const dataDir = requireDataDir();
 const main = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -59,7 +59,7 @@ describe('training on the beat stream', () => {
       topicPrefix: prefix,
     });
     assert.ok(beats > 3500, `beats built: ${beats}`);
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-train-'));
+    const out = scratchDir('ecgflow-train-');
     const summary = await trainOnce(
       bus,
       {
@@ -166,7 +166,7 @@ describe('training on the beat stream', () => {
           beatsTopic,
           eventsTopic: topics.trainingEvents,
           deadLetterTopic: topics.deadLetter,
-          outDir: fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-train-')),
+          outDir: scratchDir('ecgflow-train-'),
           limitBeats: 200,
           shuffleCapacity: 100,
           resume: false,
@@ -180,7 +180,7 @@ describe('training on the beat stream', () => {
   });
 
   it('a run killed mid-training resumes from its last checkpoint and trains every epoch once', async () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-resume-'));
+    const out = scratchDir('ecgflow-resume-');
     const args = [
       main,
       'train',

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { resnetParamCount } from '../../../src/model/config';
@@ -10,6 +7,7 @@ import { AdaptiveTrainer, type ImageBatch } from '../../../src/trainer/adaptiveT
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../../../src/trainer/checkpoint';
 import { PAPER_TRAINING_CONFIG, type TrainingConfig } from '../../../src/trainer/config';
 import type { TrainerEvent } from '../../../src/trainer/events';
+import { scratchDir } from '../../helpers/scratch';
 
 let backend = 'unknown';
 before(async () => {
@@ -126,7 +124,7 @@ describe('AdaptiveTrainer', () => {
   });
 
   it('resumes from a checkpoint into exactly the same next-epoch state', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-ckpt-'));
+    const dir = scratchDir('ecgflow-ckpt-');
     const data = toyBatches(3, 16, 3);
     const original = new AdaptiveTrainer(config({}), backend);
     for (let e = 0; e < 4; e++) runEpoch(original, data); // includes the growth at epoch 3

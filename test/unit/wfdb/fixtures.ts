@@ -2,14 +2,14 @@
  * Test helpers: where the MIT-BIH data is (from ECGFLOW_DATA_DIR, never a fixed path) and small WFDB
  * writers for synthetic records, so round-trip tests do not depend on the reader they test.
  */
+import { scratchDir } from '../../helpers/scratch';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 export { requireDataDir } from '../../helpers/env';
 
 export async function tempDir(prefix = 'ecgflow-wfdb-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  return Promise.resolve(scratchDir(prefix));
 }
 
 /** Copy `<record>.*` (hea, dat, atr) from `from` to `to`. */
