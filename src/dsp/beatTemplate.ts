@@ -4,12 +4,21 @@
  * from *this* patient's usual beat. A ventricular beat is wide and differently shaped, so it correlates
  * poorly with the template; a supraventricular beat keeps the usual shape (its tell is the RR interval).
  *
- * The template is a running average of the beats that already resemble it (correlation >= a threshold
- * once it has learnt from its first beats), so runs of ectopic beats do not pull it away. Causal: a beat is
- * compared with the template of the beats before it, then may update it. Comparison covers
- * `compareSeconds` of the beat from `leadSeconds` before its R-peak where the beat holds that much (a
- * centred beat: QRS onset, QRS, ST segment, T wave), else from the beat's start (the Kachuee form starts
- * at the R-peak: QRS end, ST segment, T wave).
+ * The patient's beats are kept as a few shape clusters (`maxTemplates`), each a running average of the
+ * beats that correlate with it at least `updateMinCorrelation`; a beat that matches none starts a new
+ * cluster (replacing the least used one when all are taken). The dominant beat is the cluster with the
+ * most members (counts decay with a half-life of `countHalfLifeBeats`, so a lasting change of shape, such
+ * as a new electrode position, is followed) and another cluster takes over only once it has
+ * `switchMargin` times as many. Why clusters rather than one template learnt from the first beats: when
+ * ectopic beats are frequent (MIT-BIH 233: a quarter of its beats are ventricular), a single template can
+ * be learnt from them and then lock out the normal beats forever, turning the feature upside down for the
+ * whole recording; with clusters the majority shape wins within a few dozen beats, and a run of ectopic
+ * beats (tachycardia) does not displace it.
+ *
+ * Causal: a beat is compared with the dominant template of the beats before it, then updates the
+ * clusters. Comparison covers `compareSeconds` of the beat from `leadSeconds` before its R-peak where the
+ * beat holds that much (a centred beat: QRS onset, QRS, ST segment, T wave), else from the beat's start
+ * (the Kachuee form starts at the R-peak: QRS end, ST segment, T wave).
  */
 
 export interface BeatMorphology {
@@ -23,12 +32,18 @@ export interface BeatTemplateConfig {
   compareSeconds: number;
   /** How much of the signal before the R-peak the comparison covers, when the beat holds it. */
   leadSeconds: number;
-  /** Beats averaged unconditionally at the start (the template has to come from somewhere). */
+  /** A cluster's first beats are averaged equally (weight 1/k); later ones with `updateWeight`. */
   learningBeats: number;
-  /** After that, only beats at least this correlated update the template. */
+  /** A beat joins (and updates) the best-matching cluster when it correlates at least this much. */
   updateMinCorrelation: number;
-  /** Weight of a new beat in the running average. */
+  /** Weight of a new beat in a learnt cluster's running average. */
   updateWeight: number;
+  /** Shape clusters kept per segment. */
+  maxTemplates: number;
+  /** Half-life of the membership counts, in beats. */
+  countHalfLifeBeats: number;
+  /** Another cluster becomes dominant once its count exceeds the dominant one's by this factor. */
+  switchMargin: number;
 }
 
 export const DEFAULT_BEAT_TEMPLATE_CONFIG: Readonly<BeatTemplateConfig> = Object.freeze({
@@ -37,10 +52,52 @@ export const DEFAULT_BEAT_TEMPLATE_CONFIG: Readonly<BeatTemplateConfig> = Object
   learningBeats: 8,
   updateMinCorrelation: 0.8,
   updateWeight: 1 / 16,
+  maxTemplates: 3,
+  countHalfLifeBeats: 1000,
+  switchMargin: 1.2,
 });
 
+interface Cluster {
+  template: Float64Array;
+  /** Span of the template that holds values (a short first beat leaves the rest unknown). */
+  filled: number;
+  learnt: number;
+  count: number;
+}
+
+/** Pearson correlation and relative RMS difference of `a` against template `t` over `n` samples. */
+function compare(a: ArrayLike<number>, t: ArrayLike<number>, n: number): BeatMorphology {
+  if (n < 2) return { templateCorrelation: 0, relativeRmsDifference: 0 };
+  let sa = 0;
+  let st = 0;
+  for (let i = 0; i < n; i++) {
+    sa += a[i];
+    st += t[i];
+  }
+  const ma = sa / n;
+  const mt = st / n;
+  let cov = 0;
+  let va = 0;
+  let vt = 0;
+  let diff = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[i] - ma;
+    const y = t[i] - mt;
+    cov += x * y;
+    va += x * x;
+    vt += y * y;
+    const d = a[i] - t[i];
+    diff += d * d;
+  }
+  // A flat beat or template has no shape to compare: call it uncorrelated rather than divide by zero.
+  return {
+    templateCorrelation: va > 0 && vt > 0 ? cov / Math.sqrt(va * vt) : 0,
+    relativeRmsDifference: vt > 0 ? Math.sqrt(diff / vt) : 0,
+  };
+}
+
 /**
- * One contiguous segment of one source: `next(samples)` for every beat, in order.
+ * One contiguous segment of one source: `next(samples, rPeakOffset)` for every beat, in order.
  *
  * @example
  * const t = new BeatTemplate(125);
@@ -50,59 +107,82 @@ export class BeatTemplate {
   readonly config: BeatTemplateConfig;
   private readonly length: number;
   private readonly leadSamples: number;
-  private template: Float64Array | undefined;
-  private learnt = 0;
+  private readonly decay: number;
+  private clusters: Cluster[] = [];
+  private dominantIndex = 0;
 
   constructor(sampleRateHz: number, config: Partial<BeatTemplateConfig> = {}) {
     this.config = { ...DEFAULT_BEAT_TEMPLATE_CONFIG, ...config };
     if (!(sampleRateHz > 0)) throw new RangeError(`sample rate must be > 0, got ${sampleRateHz}`);
+    if (!(Number.isInteger(this.config.maxTemplates) && this.config.maxTemplates >= 1))
+      throw new RangeError(`maxTemplates must be an integer >= 1, got ${this.config.maxTemplates}`);
     this.length = Math.max(2, Math.round(this.config.compareSeconds * sampleRateHz));
     this.leadSamples = Math.max(0, Math.round(this.config.leadSeconds * sampleRateHz));
+    this.decay = Math.pow(0.5, 1 / this.config.countHalfLifeBeats);
+  }
+
+  /** Shape clusters currently held (for tests and diagnostics). */
+  get templateCount(): number {
+    return this.clusters.length;
   }
 
   /** Compare a beat whose R-peak is at `samples[rPeakOffset]` (0: the beat starts at it). */
   next(beat: Float32Array | Float64Array | readonly number[], rPeakOffset = 0): BeatMorphology {
     const start = Math.max(0, rPeakOffset - this.leadSamples);
     const samples = beat.slice(start, start + this.length);
-    const n = Math.min(this.length, samples.length);
-    if (this.template === undefined) {
-      this.template = new Float64Array(this.length);
-      for (let i = 0; i < n; i++) this.template[i] = samples[i];
-      this.learnt = 1;
+    if (this.clusters.length === 0) {
+      this.clusters.push(this.newCluster(samples));
+      this.dominantIndex = 0;
       return { templateCorrelation: 1, relativeRmsDifference: 0 };
     }
-    const t = this.template;
-    let sb = 0;
-    let st = 0;
-    for (let i = 0; i < n; i++) {
-      sb += samples[i];
-      st += t[i];
-    }
-    const mb = sb / n;
-    const mt = st / n;
-    let cov = 0;
-    let vb = 0;
-    let vt = 0;
-    let diff = 0;
-    for (let i = 0; i < n; i++) {
-      const b = samples[i] - mb;
-      const c = t[i] - mt;
-      cov += b * c;
-      vb += b * b;
-      vt += c * c;
-      const d = samples[i] - t[i];
-      diff += d * d;
-    }
-    // A flat beat or template has no shape to compare: call it uncorrelated rather than divide by zero.
-    const correlation = vb > 0 && vt > 0 ? cov / Math.sqrt(vb * vt) : 0;
-    const relativeRmsDifference = vt > 0 ? Math.sqrt(diff / vt) : 0;
+    const dominant = this.clusters[this.dominantIndex];
+    const result = compare(samples, dominant.template, Math.min(samples.length, dominant.filled));
+    this.learn(samples, result);
+    return result;
+  }
 
-    const learning = this.learnt < this.config.learningBeats;
-    if (learning || correlation >= this.config.updateMinCorrelation) {
-      const w = learning ? 1 / (this.learnt + 1) : this.config.updateWeight;
-      for (let i = 0; i < n; i++) t[i] += w * (samples[i] - t[i]);
-      this.learnt++;
+  private newCluster(samples: ArrayLike<number>): Cluster {
+    const template = new Float64Array(this.length);
+    const filled = Math.min(this.length, samples.length);
+    for (let i = 0; i < filled; i++) template[i] = samples[i];
+    return { template, filled, learnt: 1, count: 1 };
+  }
+
+  private learn(samples: ArrayLike<number>, againstDominant: BeatMorphology): void {
+    let best = this.dominantIndex;
+    let bestCorrelation = againstDominant.templateCorrelation;
+    this.clusters.forEach((c, k) => {
+      c.count *= this.decay;
+      if (k === this.dominantIndex) return;
+      const r = compare(samples, c.template, Math.min(samples.length, c.filled)).templateCorrelation;
+      if (r > bestCorrelation) {
+        bestCorrelation = r;
+        best = k;
+      }
+    });
+    const cfg = this.config;
+    if (bestCorrelation >= cfg.updateMinCorrelation) {
+      const c = this.clusters[best];
+      const w = c.learnt < cfg.learningBeats ? 1 / (c.learnt + 1) : cfg.updateWeight;
+      const n = Math.min(samples.length, c.filled);
+      for (let i = 0; i < n; i++) c.template[i] += w * (samples[i] - c.template[i]);
+      c.learnt++;
+      c.count += 1;
+    } else if (this.clusters.length < cfg.maxTemplates) {
+      this.clusters.push(this.newCluster(samples));
+    } else {
+      // Replace the least used cluster other than the dominant one (a one-off noisy beat, usually).
+      let weakest = -1;
+      this.clusters.forEach((c, k) => {
+        if (k !== this.dominantIndex && (weakest < 0 || c.count < this.clusters[weakest].count)) weakest = k;
+      });
+      if (weakest >= 0) this.clusters[weakest] = this.newCluster(samples);
     }
-    return { templateCorrelation: correlation, relativeRmsDifference };
+    const dominantCount = this.clusters[this.dominantIndex].count;
+    let leader = this.dominantIndex;
+    this.clusters.forEach((c, k) => {
+      if (c.count > cfg.switchMargin * dominantCount && c.count > this.clusters[leader].count) leader = k;
+    });
+    this.dominantIndex = leader;
   }
 }

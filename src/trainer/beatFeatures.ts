@@ -41,6 +41,12 @@ const TYPICAL_RR_SECONDS = 0.8;
 const RATIO_MIN = 0;
 const RATIO_MAX = 4;
 
+/** What each input of a feature set means, in order (empty for `none`). */
+export function featureNamesOf(set: BeatFeatureSet): string[] {
+  if (set === 'none') return [];
+  return set === 'rr' ? [...RR_FEATURE_NAMES] : [...RR_FEATURE_NAMES, ...MORPHOLOGY_FEATURE_NAMES];
+}
+
 export function featureCountOf(set: BeatFeatureSet): number {
   if (set === 'none') return 0;
   return set === 'rr' ? RR_FEATURE_NAMES.length : RR_FEATURE_NAMES.length + MORPHOLOGY_FEATURE_NAMES.length;

@@ -91,6 +91,7 @@ export class ExampleSet {
   private labelsBuffer: Int32Array;
   private featuresBuffer: Float32Array;
   private sourceBuffer: Int32Array;
+  private positionBuffer: Float64Array;
   private readonly sourceIds = new Map<string, number>();
   private size = 0;
 
@@ -103,16 +104,20 @@ export class ExampleSet {
     this.labelsBuffer = new Int32Array(initialCapacity);
     this.featuresBuffer = new Float32Array(initialCapacity * featureCount);
     this.sourceBuffer = new Int32Array(initialCapacity);
+    this.positionBuffer = new Float64Array(initialCapacity);
   }
 
-  /** Add an example; `source` (record, patient) tags it for per-source scores. */
-  add(example: Example, source = ''): void {
+  /**
+   * Add an example; `source` (record, patient) tags it for per-source scores, `position` (its R-peak's
+   * sample index in the source, -1 unknown) for per-beat listings.
+   */
+  add(example: Example, source = '', position = -1): void {
     if (example.features.length !== this.featureCount)
       throw new RangeError(
         `example has ${example.features.length} features, the set holds ${this.featureCount}`,
       );
     if (this.size === this.labelsBuffer.length) {
-      const grow = <T extends Float32Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const grow = <T extends Float32Array | Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
         const b = make(a.length * 2);
         b.set(a);
         return b;
@@ -121,6 +126,7 @@ export class ExampleSet {
       this.labelsBuffer = grow(this.labelsBuffer, (n) => new Int32Array(n));
       this.featuresBuffer = grow(this.featuresBuffer, (n) => new Float32Array(n));
       this.sourceBuffer = grow(this.sourceBuffer, (n) => new Int32Array(n));
+      this.positionBuffer = grow(this.positionBuffer, (n) => new Float64Array(n));
     }
     let sourceId = this.sourceIds.get(source);
     if (sourceId === undefined) {
@@ -128,6 +134,7 @@ export class ExampleSet {
       this.sourceIds.set(source, sourceId);
     }
     this.sourceBuffer[this.size] = sourceId;
+    this.positionBuffer[this.size] = position;
     this.imagesBuffer.set(example.image, this.size * this.imageSize);
     this.featuresBuffer.set(example.features, this.size * this.featureCount);
     this.labelsBuffer[this.size++] = example.label;
@@ -153,6 +160,11 @@ export class ExampleSet {
   /** The source tag of every example, as an index into `sourceNames`. */
   get sources(): Int32Array {
     return this.sourceBuffer.subarray(0, this.size);
+  }
+
+  /** The position tag of every example (R-peak sample index in its source; -1 when unknown). */
+  get positions(): Float64Array {
+    return this.positionBuffer.subarray(0, this.size);
   }
 
   /** Source tags in order of first appearance ('' for untagged examples). */

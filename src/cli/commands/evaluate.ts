@@ -26,7 +26,8 @@ import type { Protocol } from '../../protocols/split';
 import { writePicture } from '../../report/png';
 import { confusionMatrixSvg } from '../../report/svg';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backend';
-import { featureSetForCount } from '../../trainer/beatFeatures';
+import { featureNamesOf, featureSetForCount } from '../../trainer/beatFeatures';
+import { writePredictionList } from '../../evaluation/predictionList';
 import { evaluateModel } from '../../trainer/evaluate';
 import { ExampleEncoder, type ExampleSet } from '../../trainer/examples';
 import { log, printJson, table } from '../../util/output';
@@ -43,6 +44,7 @@ interface Flags {
   dataDir?: string;
   brokers?: string;
   json?: boolean;
+  predictions?: string;
 }
 
 /** A training output directory (with model/ and run.json) or a model directory itself. */
@@ -81,7 +83,11 @@ export function register(program: Command): void {
       "existing beat log (default: <prefix>ecg.beats.<protocol>[.<form>-filtered] after the model's beat preparation, built when empty)",
     )
     .option('--topic-prefix <prefix>', 'prefix for every topic name', '')
-    .option('--tf-backend <name>', 'auto, native, gpu or js');
+    .option('--tf-backend <name>', 'auto, native, gpu or js')
+    .option(
+      '--predictions <file>',
+      'also write one CSV line per test beat: source, R-peak sample, reference, predicted, the scalar features',
+    );
   addDataDirOption(cmd);
   addBrokersOption(cmd);
   addJsonOption(cmd);
@@ -168,6 +174,19 @@ export function register(program: Command): void {
         pictures,
       };
       fs.writeFileSync(path.join(outDir, 'evaluation.json'), JSON.stringify(summary, null, 1));
+      if (flags.predictions !== undefined) {
+        const written = writePredictionList(path.resolve(flags.predictions), {
+          sources: test.sources,
+          sourceNames: test.sourceNames,
+          positions: test.positions,
+          labels: test.labels,
+          predictions: result.predictions,
+          classes: encoder.classes,
+          features: test.features,
+          featureNames: featureNamesOf(encoder.featureSet),
+        });
+        log(`evaluate: ${written} beats listed in ${path.resolve(flags.predictions)}`);
+      }
       const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(2));
       process.stdout.write(`per record:\n${table(sourceTableRows(bySource, encoder.classes))}\n\n`);
       process.stdout.write(

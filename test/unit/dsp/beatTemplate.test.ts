@@ -21,12 +21,35 @@ describe('BeatTemplate', () => {
     assert.ok(v.relativeRmsDifference > 1, `${v.relativeRmsDifference}`);
   });
 
-  it('a run of different beats does not pull the template away once it has learnt', () => {
+  it('a run of different beats (a tachycardia) does not displace the established dominant beat', () => {
     const t = new BeatTemplate(125);
-    for (let k = 0; k < 10; k++) t.next(normal());
-    for (let k = 0; k < 50; k++) t.next(wide());
+    for (let k = 0; k < 100; k++) t.next(normal());
+    for (let k = 0; k < 50; k++) assert.ok(t.next(wide()).templateCorrelation < 0.3, `wide beat ${k}`);
     assert.ok(t.next(normal()).templateCorrelation > 0.99);
-    assert.ok(t.next(wide()).templateCorrelation < 0.3);
+  });
+
+  it('learnt from ectopic beats first, it turns to the majority shape instead of locking it out', () => {
+    // MIT-BIH 233-like: the segment opens with ventricular beats, then three normal beats for each one.
+    const t = new BeatTemplate(125);
+    for (let k = 0; k < 10; k++) t.next(wide());
+    assert.ok(t.next(normal()).templateCorrelation < 0.3, 'at first, the wide beat is all it knows');
+    for (let k = 0; k < 60; k++) {
+      t.next(normal());
+      t.next(normal());
+      t.next(normal());
+      t.next(wide());
+    }
+    assert.ok(t.next(normal()).templateCorrelation > 0.99, 'normal beats are now the dominant shape');
+    assert.ok(t.next(wide()).templateCorrelation < 0.3, 'and the ventricular ones stand out');
+    assert.ok(t.templateCount <= 3);
+  });
+
+  it('a one-off odd beat takes a spare cluster, never the dominant one', () => {
+    const t = new BeatTemplate(125, { maxTemplates: 2 });
+    for (let k = 0; k < 20; k++) t.next(normal());
+    for (let k = 0; k < 5; k++) t.next(Float64Array.from({ length: 100 }, (_, i) => Math.sin(i * (0.3 + k))));
+    assert.equal(t.templateCount, 2);
+    assert.ok(t.next(normal()).templateCorrelation > 0.99);
   });
 
   it('a flat beat has no shape to compare: correlation 0, never NaN', () => {

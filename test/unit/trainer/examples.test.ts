@@ -34,9 +34,12 @@ describe('examples with scalar features', () => {
     const e = encoder.encode(beat('N', 0.8));
     assert.ok(e !== undefined);
     const set = new ExampleSet(encoder.imageSize, 0, 1);
-    for (const source of ['213', '105', '213', '213', '105', '232']) set.add(e, source);
+    ['213', '105', '213', '213', '105', '232'].forEach((source, i) => set.add(e, source, 1000 * i));
     assert.deepEqual(set.sourceNames, ['213', '105', '232']);
     assert.deepEqual(Array.from(set.sources), [0, 1, 0, 0, 1, 2]);
+    assert.deepEqual(Array.from(set.positions), [0, 1000, 2000, 3000, 4000, 5000]);
+    set.add(e);
+    assert.equal(set.positions[6], -1, 'untagged');
   });
 
   it('image-only encoders produce no features', () => {
