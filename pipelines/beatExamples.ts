@@ -102,7 +102,7 @@ export async function collectExamples(
       const set = sets.get(split);
       if (set !== undefined) {
         const example = encoder.encode(beat);
-        if (example !== undefined) set.add(example, beat.sourceId);
+        if (example !== undefined) set.add(example, beat.sourceId, beat.rPeakSampleIndex);
       }
     }
   });

@@ -85,9 +85,9 @@ export function missionTrainingConfig(settings: Pick<MissionSettings, 'depth' | 
     reserve: Math.max(1, Math.floor(settings.epochs / 2) - 1),
     lipschitzIterations: 5,
     inputShape: [...SPECTROGRAM_INPUT_SHAPE] as [number, number, number],
-    // The seed paper's beats: in this short schedule (4 epochs, ~4,000 beats) centred, filtered beats
-    // over-call V on the live DS2 records (docs/benchmarks.md, main job); they pay off with full training.
-    beats: { ...SEED_PAPER_PREPARATION },
+    // Beats centred on the R-peak of the filtered signal: live beats come from patients the model has not
+    // seen, and these carry across patients best (docs/benchmarks.md, inter-patient and main job).
+    beats: { form: 'centred', filter: true, beatRateHz: SEED_PAPER_PREPARATION.beatRateHz },
     features: 'rr-morphology',
     classWeighting: 'sqrt',
   });
