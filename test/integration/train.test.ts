@@ -67,9 +67,12 @@ describe('training on the beat stream', () => {
           ...PAPER_TRAINING_CONFIG,
           initialDepth: 14,
           finalDepth: 26,
-          epochs: 3,
+          // Two epochs after the growth: one epoch of ~20 steps right after it sometimes leaves the batch-norm
+          // running statistics of the grown network behind its weights (inference near chance while training
+          // accuracy is 99 %); see the issue note.
+          epochs: 4,
           window: 1,
-          reserve: 1,
+          reserve: 2,
           lipschitzIterations: 5,
           batchSize: 64,
           features: 'rr-morphology',
@@ -80,14 +83,14 @@ describe('training on the beat stream', () => {
         eventsTopic: topics.trainingEvents,
         deadLetterTopic: topics.deadLetter,
         outDir: out,
-        limitBeats: 800,
+        limitBeats: 1600,
         shuffleCapacity: 1000,
         resume: false,
       },
       runtime,
       new Metrics({ defaultMetrics: false }),
     );
-    // E=3, reserve 1, W=1: the reserve forces the growth at the end of epoch 1 (0-based).
+    // E=4, reserve 2, W=1: the reserve forces the growth at the end of epoch 1 (0-based).
     assert.deepEqual(summary.growthEpochs, [1]);
     assert.equal(summary.finalDepth, 26);
     assert.ok(summary.testAccuracy !== null && summary.testAccuracy > 0.5);
@@ -103,7 +106,7 @@ describe('training on the beat stream', () => {
     assert.equal(report.config.classWeights?.length, 5, 'class weights from the training split are reported');
     // The best validation epoch's model is kept beside the final one.
     assert.ok(summary.bestValidation !== null, 'intra has a validation split');
-    assert.ok(summary.bestValidation.epoch >= 0 && summary.bestValidation.epoch < 3);
+    assert.ok(summary.bestValidation.epoch >= 0 && summary.bestValidation.epoch < 4);
     const best = loadResNet(path.join(out, 'model-best'));
     assert.equal(best.depth, summary.bestValidation.depth);
     best.dispose();
@@ -125,7 +128,7 @@ describe('training on the beat stream', () => {
         count('ecgflow.Growth'),
         count('ecgflow.Checkpoint'),
       ],
-      [3, 3, 1, 3],
+      [4, 4, 1, 4],
       kinds.join(' '),
     );
 
@@ -146,6 +149,8 @@ describe('training on the beat stream', () => {
         broker.brokers.join(','),
         '--data-dir',
         dataDir,
+        '--predictions',
+        path.join(out, 'predictions.csv'),
         '--json',
       ],
       { encoding: 'utf8', timeout: 120_000 },
@@ -155,6 +160,23 @@ describe('training on the beat stream', () => {
     const json = JSON.parse(lines[lines.length - 1]) as { accuracy: number; beats: number; macroF1: number };
     assert.equal(json.accuracy, summary.testAccuracy, "evaluate reproduces the run's own test accuracy");
     assert.equal(json.macroF1, summary.macroF1);
+    // The per-beat list: one line per test beat, each at its R-peak in one of the two records.
+    const listed = fs.readFileSync(path.join(out, 'predictions.csv'), 'utf8').trimEnd().split('\n').slice(1);
+    assert.equal(listed.length, json.beats);
+    for (const line of listed) {
+      const [source, position, reference, predicted] = line.split(',');
+      assert.ok(['100', '119'].includes(source), line);
+      assert.ok(Number(position) >= 0 && Number(position) < 650_000, line);
+      assert.ok(
+        ['N', 'S', 'V', 'F', 'Q'].includes(reference) && ['N', 'S', 'V', 'F', 'Q'].includes(predicted),
+        line,
+      );
+    }
+    assert.equal(
+      new Set(listed.map((l) => l.split(',').slice(0, 2).join(','))).size,
+      listed.length,
+      'each beat once',
+    );
 
     // Patient-wise validation on a record the log does not hold is a typed error naming it, before training.
     await assert.rejects(
