@@ -33,7 +33,6 @@ import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Source } from '../src/bus/types';
 import type { BeatPreparation } from '../src/beats/preparation';
-import type { BeatForm } from '../src/dsp/beatWindows';
 import type { QrsDetectorConfig } from '../src/dsp/qrsDetector';
 import type { StftConfig } from '../src/dsp/stft';
 import type { Metrics } from '../src/metrics/registry';
@@ -51,46 +50,37 @@ import type { ModelManager } from '../src/serving/modelManager';
 import type { SampleHistory } from '../src/serving/sampleHistory';
 import { followTrainingEvents, type SwapPolicy } from '../src/serving/trainingEvents';
 
+/**
+ * Tuning of the live chain. How beats are cut (form, filtering, rate) is not here: it is the model's
+ * (config.json `beats`), since a model fed beats cut otherwise classifies beats it never saw.
+ */
 export interface ServeChainConfig {
-  /** Rate of the beats the model was trained on (125 Hz for the seed paper's beats). */
-  beatSampleRateHz: number;
-  form: BeatForm;
-  /** Baseline and noise filtering before detection and segmentation (off: the training beats had none). */
-  filter: boolean;
   detector?: Partial<QrsDetectorConfig>;
   stft?: Partial<StftConfig>;
 }
 
-export const DEFAULT_SERVE_CHAIN: ServeChainConfig = {
-  beatSampleRateHz: 125,
-  form: 'kachuee',
-  filter: false,
-};
+export const DEFAULT_SERVE_CHAIN: ServeChainConfig = {};
 
 /**
- * The chain cut the way a model's training beats were (form, filtering, rate): the model's preparation
- * overrides the configured one, since a model fed beats cut otherwise classifies beats it never saw.
+ * The operator chain of live classification: raw chunks -> detector-driven beats with spectrograms, cut
+ * the way `beats` says (the serving model's preparation).
  */
-export function chainForModel(chain: ServeChainConfig, beats: BeatPreparation): ServeChainConfig {
-  return { ...chain, form: beats.form, filter: beats.filter, beatSampleRateHz: beats.beatRateHz };
-}
-
-/** The operator chain of live classification: raw chunks -> detector-driven beats with spectrograms. */
 export function serveChain(
   config: ServeChainConfig,
+  beats: BeatPreparation,
   events: SignalEventSink | undefined,
   rhythm: (e: RhythmEvent) => void = () => undefined,
 ): OperatorFunction<SampleChunkLike, BeatSpectrogram> {
-  const front = config.filter
-    ? pipe(sanitizeSamples({ events }), resample(config.beatSampleRateHz), filterEcg())
-    : pipe(sanitizeSamples({ events }), resample(config.beatSampleRateHz));
+  const front = beats.filter
+    ? pipe(sanitizeSamples({ events }), resample(beats.beatRateHz), filterEcg())
+    : pipe(sanitizeSamples({ events }), resample(beats.beatRateHz));
   return pipe(
     front,
     detectQrs(config.detector),
     tap((block) => {
       for (const e of rhythmEventsFromBlock(block)) rhythm(e);
     }),
-    segmentBeats({ rPeaks: 'detector', form: config.form, events }),
+    segmentBeats({ rPeaks: 'detector', form: beats.form, events }),
     spectrogram(config.stft),
   );
 }
@@ -146,9 +136,9 @@ export function runServe(config: ServeConfig, deps: ServeDeps): ServeRun {
   const stage = 'serve';
   const recorder = new SignalEventRecorder(deps.metrics, stage, deps.log);
   // Fixed for the run: the model manager only swaps in models trained on beats cut the same way.
-  const chain = chainForModel(config.chain, deps.models.current.beats);
+  const beats = deps.models.current.beats;
   const engine = new ServeEngine(config, {
-    chain: (rhythm) => serveChain(chain, recorder, rhythm),
+    chain: (rhythm) => serveChain(config.chain, beats, recorder, rhythm),
     alerts: rhythmAlerts(config.alerts),
     models: deps.models,
     predictionsSink: deps.predictionsSink,

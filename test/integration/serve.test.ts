@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { lastValueFrom, tap, toArray } from 'rxjs';
-import { chainForModel, serveChain, DEFAULT_SERVE_CHAIN } from '../../pipelines/serve';
+import { serveChain, DEFAULT_SERVE_CHAIN } from '../../pipelines/serve';
 import { startIngest } from '../../pipelines/ingest';
 import { runReplay } from '../../pipelines/replay';
 import type { BeatSpectrogram } from '../../operators/types';
@@ -63,7 +63,7 @@ const log =
 
 /** The serve chain run offline over chunks (no bus): the beats serve would cut, with their spectrograms. */
 function offlineBeats(chunks: Iterable<SampleChunkV1>): BeatSpectrogram[] {
-  const adapter = new OperatorAdapter(serveChain(chainForModel(DEFAULT_SERVE_CHAIN, PREPARATION), undefined));
+  const adapter = new OperatorAdapter(serveChain(DEFAULT_SERVE_CHAIN, PREPARATION, undefined));
   return [...adapter.process(chunks), ...adapter.end()];
 }
 
