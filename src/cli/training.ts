@@ -59,6 +59,7 @@ export interface TrainingFlags {
   beatForm: BeatForm;
   filter?: boolean;
   features: BeatFeatureSet;
+  headHidden: number;
   classWeights: ClassWeighting;
   maxClassWeight: number;
   validationRecords?: string;
@@ -147,6 +148,12 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
         .choices([...BEAT_FEATURE_SETS])
         .default(defaults.features ?? p.features),
     )
+    .option(
+      '--head-hidden <units>',
+      'hidden ReLU units in the classifier head, so image and scalar features can interact (seed paper: 0, linear head); saved with the model',
+      int('head-hidden'),
+      defaults.headHidden ?? p.headHiddenUnits,
+    )
     .addOption(
       new Option(
         '--class-weights <how>',
@@ -199,6 +206,7 @@ export function trainingConfigFrom(
     inputShape,
     beats: preparationFrom(flags),
     features: flags.features,
+    headHiddenUnits: flags.headHidden,
     classWeighting: flags.classWeights,
     maxClassWeight: flags.maxClassWeight,
     classWeights: null,

@@ -42,6 +42,26 @@ export interface ResNetConfig {
    * as in models saved before it existed: the seed paper's (Kachuee form, unfiltered, 125 Hz).
    */
   beats?: BeatPreparation;
+  /**
+   * Units of a hidden ReLU layer between the head's inputs (pooled image features and scalar features) and
+   * the class logits; 0 (or absent, as in models saved before it existed): the seed paper's linear head.
+   * A linear head can only add the scalar features' evidence to the image's; a hidden layer lets them
+   * interact (a beat that differs from the patient's own and also comes early).
+   */
+  headHiddenUnits?: number;
+}
+
+/** Largest hidden head accepted (a sanity bound: the pooled image has 64 features). */
+export const MAX_HEAD_HIDDEN_UNITS = 1024;
+
+/** A typed error unless `units` is a whole number of hidden head units in [0, MAX_HEAD_HIDDEN_UNITS]. */
+export function validateHeadHiddenUnits(units: number): void {
+  if (!(Number.isInteger(units) && units >= 0 && units <= MAX_HEAD_HIDDEN_UNITS)) {
+    throw new ConfigError(
+      `headHiddenUnits must be an integer in [0, ${MAX_HEAD_HIDDEN_UNITS}], got ${units}`,
+      'headHiddenUnits',
+    );
+  }
 }
 
 /** The beat preparation a model configuration expects (the seed paper's when the config predates it). */
@@ -70,6 +90,8 @@ export interface ResNetOptions {
   featureCount?: number;
   /** Beat preparation (default: the seed paper's). */
   beats?: BeatPreparation;
+  /** Hidden units in the head (default 0: linear head). */
+  headHiddenUnits?: number;
 }
 
 /** A full configuration from the few choices that matter, with the project's defaults. */
@@ -86,6 +108,7 @@ export function resnetConfig(options: ResNetOptions): ResNetConfig {
     batchNorm: { ...DEFAULT_BATCH_NORM, ...options.batchNorm },
     featureCount: options.featureCount ?? 0,
     beats: { ...(options.beats ?? SEED_PAPER_PREPARATION) },
+    headHiddenUnits: options.headHiddenUnits ?? 0,
   });
 }
 
@@ -137,6 +160,7 @@ export function validateConfig(c: ResNetConfig): ResNetConfig {
   if (c.featureCount !== undefined && !(Number.isInteger(c.featureCount) && c.featureCount >= 0))
     throw new ConfigError(`featureCount must be an integer >= 0, got ${c.featureCount}`, 'featureCount');
   if (c.beats !== undefined) validatePreparation(c.beats);
+  if (c.headHiddenUnits !== undefined) validateHeadHiddenUnits(c.headHiddenUnits);
   const bn = c.batchNorm;
   if (bn === undefined || !(bn.decay >= 0 && bn.decay < 1) || !(bn.epsilon > 0)) {
     throw new ConfigError(
@@ -151,15 +175,23 @@ export function validateConfig(c: ResNetConfig): ResNetConfig {
  * Trainable parameters of the ResNet in closed form (convs without bias, BN gamma and beta, 1x1 projection
  * shortcuts at the two downsampling blocks, dense head with bias; running statistics excluded):
  * 97,216 n - 20,288 + 144 C_in + 32 + 65 K for the standard widths 16/32/64, plus F K for F scalar
- * features beside the image (the head's extra inputs).
+ * features beside the image (the head's extra inputs). A hidden head of H units replaces the head's
+ * (65 + F) K by (65 + F) H + (H + 1) K.
  */
 export function resnetParamCount(
   blocksPerStage: number,
   inChannels: number,
   numClasses: number,
   featureCount = 0,
+  headHiddenUnits = 0,
 ): number {
-  return 97216 * blocksPerStage - 20288 + 144 * inChannels + 32 + (65 + featureCount) * numClasses;
+  const body = 97216 * blocksPerStage - 20288 + 144 * inChannels + 32;
+  const headIn = 64 + featureCount;
+  const head =
+    headHiddenUnits === 0
+      ? (headIn + 1) * numClasses
+      : (headIn + 1) * headHiddenUnits + (headHiddenUnits + 1) * numClasses;
+  return body + head;
 }
 
 /** Output height and width of the three stages for an input of `height x width` ("same" padding). */

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import { addRelu, batchNormInference, batchNormTrain, type OpsMode, relu } from './ops';
-import type { ConvBn, ResNet } from './resnet';
+import type { ConvBn, DenseHead, ResNet } from './resnet';
 
 function scaled(v: tf.Tensor1D, h: number): tf.Tensor1D {
   return h === 1 ? v : tf.mul(v, h);
@@ -31,6 +31,15 @@ export function headInput(
     );
   }
   return tf.concat([pooled, features], 1);
+}
+
+/** Class logits from the head's input: the hidden ReLU layer when the model has one, then the logits layer. */
+export function headLogits(head: DenseHead, input: tf.Tensor2D): tf.Tensor2D {
+  const h =
+    head.hidden === undefined
+      ? input
+      : (tf.relu(tf.add(tf.matMul(input, head.hidden.kernel), head.hidden.bias)) as tf.Tensor2D);
+  return tf.add(tf.matMul(h, head.kernel), head.bias);
 }
 
 /**
@@ -59,8 +68,7 @@ export function forwardTrain(
     }
   }
   const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
-  const h = headInput(model.featureCount, pooled, features);
-  return tf.add(tf.matMul(h, model.head.kernel), model.head.bias);
+  return headLogits(model.head, headInput(model.featureCount, pooled, features));
 }
 
 /**
@@ -88,8 +96,7 @@ export function predictLogits(model: ResNet, x: tf.Tensor4D, features?: tf.Tenso
       }
     }
     const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
-    const h = headInput(model.featureCount, pooled, features);
-    return tf.add(tf.matMul(h, model.head.kernel), model.head.bias);
+    return headLogits(model.head, headInput(model.featureCount, pooled, features));
   });
 }
 
@@ -123,6 +130,7 @@ export class InferenceSnapshot {
   private readonly blocks: { conv1: FoldedConv; conv2: FoldedConv; shortcut?: FoldedConv }[];
   private readonly headKernel: tf.Tensor2D;
   private readonly headBias: tf.Tensor1D;
+  private readonly hidden: { kernel: tf.Tensor2D; bias: tf.Tensor1D } | undefined;
   readonly featureCount: number;
 
   constructor(model: ResNet) {
@@ -138,6 +146,11 @@ export class InferenceSnapshot {
     this.featureCount = model.featureCount;
     this.headKernel = tf.keep(model.head.kernel.clone());
     this.headBias = tf.keep(model.head.bias.clone());
+    const hidden = model.head.hidden;
+    this.hidden =
+      hidden === undefined
+        ? undefined
+        : { kernel: tf.keep(hidden.kernel.clone()), bias: tf.keep(hidden.bias.clone()) };
   }
 
   /** Logits [batch, K]; intermediates disposed. `features` [batch, F] when the model has F > 0. */
@@ -160,7 +173,14 @@ export class InferenceSnapshot {
         out = tf.relu(tf.add(shortcut, r)) as tf.Tensor4D;
       }
       const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
-      const h = headInput(this.featureCount, pooled, features);
+      let h = headInput(this.featureCount, pooled, features);
+      if (this.hidden !== undefined)
+        h = tf.fused.matMul({
+          a: h,
+          b: this.hidden.kernel,
+          bias: this.hidden.bias,
+          activation: 'relu',
+        }) as tf.Tensor2D;
       return tf.fused.matMul({ a: h, b: this.headKernel, bias: this.headBias }) as tf.Tensor2D;
     });
   }
@@ -176,5 +196,7 @@ export class InferenceSnapshot {
     }
     this.headKernel.dispose();
     this.headBias.dispose();
+    this.hidden?.kernel.dispose();
+    this.hidden?.bias.dispose();
   }
 }

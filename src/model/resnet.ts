@@ -43,9 +43,14 @@ export interface Stage {
   blocks: ResidualBlock[];
 }
 
-export interface DenseHead {
+export interface DenseLayer {
   kernel: tf.Variable<tf.Rank.R2>;
   bias: tf.Variable<tf.Rank.R1>;
+}
+
+/** The classifier: an optional hidden ReLU layer (config `headHiddenUnits`), then the logits layer. */
+export interface DenseHead extends DenseLayer {
+  hidden?: DenseLayer;
 }
 
 export interface ResNetParts {
@@ -158,6 +163,15 @@ export function cloneConvBn(c: ConvBn): ConvBn {
   };
 }
 
+/** An independent copy of the head (new variables holding the same values). */
+export function cloneHead(head: DenseHead): DenseHead {
+  const copy = (l: DenseLayer): DenseLayer => ({
+    kernel: cloneVariable(l.kernel),
+    bias: cloneVariable(l.bias),
+  });
+  return head.hidden === undefined ? copy(head) : { hidden: copy(head.hidden), ...copy(head) };
+}
+
 /** An independent copy of a block (new variables holding the same values: kernels, BN, running statistics). */
 export function cloneBlock(block: ResidualBlock, stepSize: number = block.stepSize): ResidualBlock {
   return {
@@ -227,10 +241,16 @@ export class ResNet implements ResNetParts {
       return { width, blocks };
     });
     const featureCount = config.featureCount ?? 0;
-    const head: DenseHead = {
-      kernel: tf.variable(init.denseKernel(channels + featureCount, config.numClasses), true),
-      bias: tf.variable(init.denseBias(channels + featureCount, config.numClasses), true),
-    };
+    const hiddenUnits = config.headHiddenUnits ?? 0;
+    const dense = (fanIn: number, units: number): DenseLayer => ({
+      kernel: tf.variable(init.denseKernel(fanIn, units), true),
+      bias: tf.variable(init.denseBias(fanIn, units), true),
+    });
+    const headIn = channels + featureCount;
+    const head: DenseHead =
+      hiddenUnits === 0
+        ? dense(headIn, config.numClasses)
+        : { hidden: dense(headIn, hiddenUnits), ...dense(hiddenUnits, config.numClasses) };
     return new ResNet({
       inputShape: config.inputShape,
       numClasses: config.numClasses,
@@ -264,6 +284,7 @@ export class ResNet implements ResNetParts {
       batchNorm: { ...this.batchNorm },
       featureCount: this.featureCount,
       beats: { ...this.beats },
+      headHiddenUnits: this.head.hidden?.bias.shape[0] ?? 0,
     };
   }
 
@@ -284,6 +305,11 @@ export class ResNet implements ResNetParts {
         if (block.shortcut !== undefined) out.push(...convBnVariables(`${p}/shortcut`, block.shortcut));
       }),
     );
+    const hidden = this.head.hidden;
+    if (hidden !== undefined) {
+      out.push({ name: 'head/hidden/kernel', variable: hidden.kernel, trainable: true, isKernel: true });
+      out.push({ name: 'head/hidden/bias', variable: hidden.bias, trainable: true, isKernel: false });
+    }
     out.push({ name: 'head/kernel', variable: this.head.kernel, trainable: true, isKernel: true });
     out.push({ name: 'head/bias', variable: this.head.bias, trainable: true, isKernel: false });
     return out;
@@ -311,6 +337,8 @@ export class ResNet implements ResNetParts {
         if (block.shortcut !== undefined) disposeConvBn(block.shortcut);
       }
     }
+    this.head.hidden?.kernel.dispose();
+    this.head.hidden?.bias.dispose();
     this.head.kernel.dispose();
     this.head.bias.dispose();
   }
@@ -352,13 +380,21 @@ export class ResNet implements ResNetParts {
         channels = stage.width;
       }),
     );
-    const [fanIn, units] = this.head.kernel.shape;
-    const headIn = channels + this.featureCount;
-    if (fanIn !== headIn || units !== this.numClasses || this.head.bias.shape[0] !== this.numClasses) {
-      throw new ConfigError(
-        `head: kernel ${JSON.stringify(this.head.kernel.shape)}, expected [${headIn},${this.numClasses}]`,
-        'head',
-      );
+    const expectDense = (where: string, layer: DenseLayer, fanIn: number, units: number): void => {
+      const [i, o] = layer.kernel.shape;
+      if (i !== fanIn || o !== units || layer.bias.shape[0] !== units) {
+        throw new ConfigError(
+          `${where}: kernel ${JSON.stringify(layer.kernel.shape)} bias ${JSON.stringify(layer.bias.shape)}, expected [${fanIn},${units}] and [${units}]`,
+          where,
+        );
+      }
+    };
+    let headIn = channels + this.featureCount;
+    if (this.head.hidden !== undefined) {
+      const units = this.head.hidden.bias.shape[0];
+      expectDense('head/hidden', this.head.hidden, headIn, units);
+      headIn = units;
     }
+    expectDense('head', this.head, headIn, this.numClasses);
   }
 }

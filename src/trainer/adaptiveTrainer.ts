@@ -88,6 +88,7 @@ export class AdaptiveTrainer {
           stepSize: this.config.stepSize,
           featureCount: featureCountOf(this.config.features),
           beats: this.config.beats,
+          headHiddenUnits: this.config.headHiddenUnits,
         }),
         { seed: this.config.seed },
       );

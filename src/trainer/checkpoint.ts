@@ -147,14 +147,15 @@ export function loadCheckpoint(
     );
   }
   const model = loadResNet(path.join(dir, 'model'));
-  // Checkpoints written before features, class weights and beat preparations existed trained without them
-  // (on the seed paper's beats, which is what their model says too).
+  // Checkpoints written before features, class weights, beat preparations and hidden heads existed trained
+  // without them (on the seed paper's beats with a linear head, which is what their model says too).
   const older: Pick<
     TrainingConfig,
-    'beats' | 'features' | 'classWeighting' | 'maxClassWeight' | 'classWeights'
+    'beats' | 'features' | 'headHiddenUnits' | 'classWeighting' | 'maxClassWeight' | 'classWeights'
   > = {
     beats: model.beats,
     features: 'none',
+    headHiddenUnits: model.config.headHiddenUnits ?? 0,
     classWeighting: 'none',
     maxClassWeight: PAPER_TRAINING_CONFIG.maxClassWeight,
     classWeights: null,

@@ -5,7 +5,12 @@
  */
 import { SEED_PAPER_PREPARATION, validatePreparation, type BeatPreparation } from '../beats/preparation';
 import { ConfigError } from '../errors';
-import { SPECTROGRAM_INPUT_SHAPE, DEFAULT_NUM_CLASSES, blocksForDepth } from '../model/config';
+import {
+  SPECTROGRAM_INPUT_SHAPE,
+  DEFAULT_NUM_CLASSES,
+  blocksForDepth,
+  validateHeadHiddenUnits,
+} from '../model/config';
 import { BEAT_FEATURE_SETS, type BeatFeatureSet } from './beatFeatures';
 
 export type TrainingMode = 'adaptive' | 'vanilla';
@@ -40,6 +45,8 @@ export interface TrainingConfig {
   beats: BeatPreparation;
   /** Scalar features beside the spectrogram (`rr`: RR-interval context; the seed paper: none). */
   features: BeatFeatureSet;
+  /** Hidden ReLU units between the pooled image and scalar features and the logits (the seed paper: 0, linear). */
+  headHiddenUnits: number;
   /**
    * How the loss weighs classes: `none` (the seed paper), `sqrt` (inverse square root of the class's share
    * of the training split) or `balanced` (inverse share), both capped at `maxClassWeight`.
@@ -94,6 +101,7 @@ export const PAPER_TRAINING_CONFIG: TrainingConfig = {
   numClasses: DEFAULT_NUM_CLASSES,
   beats: { ...SEED_PAPER_PREPARATION },
   features: 'none',
+  headHiddenUnits: 0,
   classWeighting: 'none',
   maxClassWeight: 10,
   classWeights: null,
@@ -136,6 +144,7 @@ export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
   validatePreparation(c.beats);
   if (!BEAT_FEATURE_SETS.includes(c.features))
     throw new ConfigError(`features must be one of ${BEAT_FEATURE_SETS.join(', ')}`, 'features');
+  validateHeadHiddenUnits(c.headHiddenUnits);
   if (!CLASS_WEIGHTINGS.includes(c.classWeighting))
     throw new ConfigError(`classWeighting must be one of ${CLASS_WEIGHTINGS.join(', ')}`, 'classWeighting');
   if (!(c.maxClassWeight >= 1)) throw new ConfigError('maxClassWeight must be >= 1', 'maxClassWeight');

@@ -6,14 +6,7 @@
  * integrates the same ODE with half the time step. Stem, projection shortcuts and head are carried over.
  */
 import { ConfigError } from '../errors';
-import {
-  ResNet,
-  cloneBlock,
-  cloneConvBn,
-  cloneVariable,
-  type ResidualBlock,
-  type Stage,
-} from '../model/resnet';
+import { ResNet, cloneBlock, cloneConvBn, cloneHead, type ResidualBlock, type Stage } from '../model/resnet';
 
 /** Source block index for each slot of a grown stage of n blocks: the mapping alone, for tests and docs. */
 export function growthMapping(n: number): number[] {
@@ -43,6 +36,6 @@ export function growResNet(model: ResNet, hFactor = 0.5): ResNet {
     batchNorm: model.batchNorm,
     stem: cloneConvBn(model.stem),
     stages,
-    head: { kernel: cloneVariable(model.head.kernel), bias: cloneVariable(model.head.bias) },
+    head: cloneHead(model.head),
   });
 }

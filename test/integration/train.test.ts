@@ -76,6 +76,7 @@ describe('training on the beat stream', () => {
           lipschitzIterations: 5,
           batchSize: 64,
           features: 'rr-morphology',
+          headHiddenUnits: 16,
           classWeighting: 'sqrt',
         },
         protocol: 'intra',
@@ -99,6 +100,7 @@ describe('training on the beat stream', () => {
     const saved = loadResNet(path.join(out, 'model'));
     assert.equal(saved.depth, 26);
     assert.equal(saved.featureCount, 7, 'the beat-context features are part of the saved model');
+    assert.equal(saved.config.headHiddenUnits, 16, 'the hidden head survives growth and saving');
     saved.dispose();
     const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as {
       config: { classWeights: number[] | null };
