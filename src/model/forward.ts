@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import { addRelu, batchNormInference, batchNormTrain, type OpsMode, relu } from './ops';
-import type { ConvBn, DenseHead, ResNet } from './resnet';
+import { headLayers, type ConvBn, type DenseHead, type ResNet } from './resnet';
 
 function scaled(v: tf.Tensor1D, h: number): tf.Tensor1D {
   return h === 1 ? v : tf.mul(v, h);
@@ -33,13 +33,15 @@ export function headInput(
   return tf.concat([pooled, features], 1);
 }
 
-/** Class logits from the head's input: the hidden ReLU layer when the model has one, then the logits layer. */
+/** Class logits from the head's input: ReLU after every head layer but the last (headLayers). */
 export function headLogits(head: DenseHead, input: tf.Tensor2D): tf.Tensor2D {
-  const h =
-    head.hidden === undefined
-      ? input
-      : (tf.relu(tf.add(tf.matMul(input, head.hidden.kernel), head.hidden.bias)) as tf.Tensor2D);
-  return tf.add(tf.matMul(h, head.kernel), head.bias);
+  const layers = headLayers(head);
+  let h = input;
+  layers.forEach((layer, i) => {
+    const z = tf.add(tf.matMul(h, layer.kernel), layer.bias) as tf.Tensor2D;
+    h = i < layers.length - 1 ? tf.relu(z) : z;
+  });
+  return h;
 }
 
 /**
@@ -128,9 +130,8 @@ function fold(c: ConvBn, h: number, eps: number): FoldedConv {
 export class InferenceSnapshot {
   private readonly stem: FoldedConv;
   private readonly blocks: { conv1: FoldedConv; conv2: FoldedConv; shortcut?: FoldedConv }[];
-  private readonly headKernel: tf.Tensor2D;
-  private readonly headBias: tf.Tensor1D;
-  private readonly hidden: { kernel: tf.Tensor2D; bias: tf.Tensor1D } | undefined;
+  /** Frozen copies of the head's layers (headLayers order: ReLU after all but the last). */
+  private readonly head: { kernel: tf.Tensor2D; bias: tf.Tensor1D }[];
   readonly featureCount: number;
 
   constructor(model: ResNet) {
@@ -144,13 +145,10 @@ export class InferenceSnapshot {
       })),
     );
     this.featureCount = model.featureCount;
-    this.headKernel = tf.keep(model.head.kernel.clone());
-    this.headBias = tf.keep(model.head.bias.clone());
-    const hidden = model.head.hidden;
-    this.hidden =
-      hidden === undefined
-        ? undefined
-        : { kernel: tf.keep(hidden.kernel.clone()), bias: tf.keep(hidden.bias.clone()) };
+    this.head = headLayers(model.head).map((l) => ({
+      kernel: tf.keep(l.kernel.clone()),
+      bias: tf.keep(l.bias.clone()),
+    }));
   }
 
   /** Logits [batch, K]; intermediates disposed. `features` [batch, F] when the model has F > 0. */
@@ -174,14 +172,11 @@ export class InferenceSnapshot {
       }
       const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
       let h = headInput(this.featureCount, pooled, features);
-      if (this.hidden !== undefined)
-        h = tf.fused.matMul({
-          a: h,
-          b: this.hidden.kernel,
-          bias: this.hidden.bias,
-          activation: 'relu',
-        }) as tf.Tensor2D;
-      return tf.fused.matMul({ a: h, b: this.headKernel, bias: this.headBias }) as tf.Tensor2D;
+      this.head.forEach((l, i) => {
+        const activation = i < this.head.length - 1 ? 'relu' : 'linear';
+        h = tf.fused.matMul({ a: h, b: l.kernel, bias: l.bias, activation }) as tf.Tensor2D;
+      });
+      return h;
     });
   }
 
@@ -194,9 +189,9 @@ export class InferenceSnapshot {
       f.filter.dispose();
       f.bias.dispose();
     }
-    this.headKernel.dispose();
-    this.headBias.dispose();
-    this.hidden?.kernel.dispose();
-    this.hidden?.bias.dispose();
+    for (const l of this.head) {
+      l.kernel.dispose();
+      l.bias.dispose();
+    }
   }
 }

@@ -163,6 +163,11 @@ export function cloneConvBn(c: ConvBn): ConvBn {
   };
 }
 
+/** The head's layers in order: the hidden ReLU layer when there is one, then the logits layer. */
+export function headLayers(head: DenseHead): DenseLayer[] {
+  return head.hidden === undefined ? [head] : [head.hidden, head];
+}
+
 /** An independent copy of the head (new variables holding the same values). */
 export function cloneHead(head: DenseHead): DenseHead {
   const copy = (l: DenseLayer): DenseLayer => ({
@@ -337,10 +342,10 @@ export class ResNet implements ResNetParts {
         if (block.shortcut !== undefined) disposeConvBn(block.shortcut);
       }
     }
-    this.head.hidden?.kernel.dispose();
-    this.head.hidden?.bias.dispose();
-    this.head.kernel.dispose();
-    this.head.bias.dispose();
+    for (const layer of headLayers(this.head)) {
+      layer.kernel.dispose();
+      layer.bias.dispose();
+    }
   }
 
   private checkShapes(): void {

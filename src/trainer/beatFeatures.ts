@@ -41,15 +41,20 @@ const TYPICAL_RR_SECONDS = 0.8;
 const RATIO_MIN = 0;
 const RATIO_MAX = 4;
 
+/** What each input of a feature set means, in order (the one table both functions below read). */
+const FEATURE_NAMES: Readonly<Record<BeatFeatureSet, readonly string[]>> = {
+  none: [],
+  rr: RR_FEATURE_NAMES,
+  'rr-morphology': [...RR_FEATURE_NAMES, ...MORPHOLOGY_FEATURE_NAMES],
+};
+
 /** What each input of a feature set means, in order (empty for `none`). */
 export function featureNamesOf(set: BeatFeatureSet): string[] {
-  if (set === 'none') return [];
-  return set === 'rr' ? [...RR_FEATURE_NAMES] : [...RR_FEATURE_NAMES, ...MORPHOLOGY_FEATURE_NAMES];
+  return [...FEATURE_NAMES[set]];
 }
 
 export function featureCountOf(set: BeatFeatureSet): number {
-  if (set === 'none') return 0;
-  return set === 'rr' ? RR_FEATURE_NAMES.length : RR_FEATURE_NAMES.length + MORPHOLOGY_FEATURE_NAMES.length;
+  return FEATURE_NAMES[set].length;
 }
 
 /** The feature set a model with `featureCount` head inputs expects; a typed error for unknown sizes. */
