@@ -82,12 +82,15 @@ export async function collectExamples(
   sets: Map<string, ExampleSet>;
   counts: Map<string, number[]>;
   withoutContext: number;
+  /** Beats without the QRS comparison (written before beat schema v3). */
+  withoutQrs: number;
   sources: Set<string>;
 }> {
   const sets = new Map<string, ExampleSet>();
   const counts = new Map<string, number[]>();
   const sources = new Set<string>();
   let withoutContext = 0;
+  let withoutQrs = 0;
   for (const split of collect) sets.set(split, new ExampleSet(encoder.imageSize, encoder.featureCount));
   await passOverBeatLog(log, groupId, (beats) => {
     for (const beat of beats) {
@@ -96,6 +99,7 @@ export async function collectExamples(
       const split = splitOf(log, beat);
       if (label === undefined || split === null) continue;
       if (beat.rr === null || beat.morphology === null) withoutContext++;
+      if ((beat.morphology?.qrsCorrelation ?? null) === null) withoutQrs++;
       const perClass = counts.get(split) ?? new Array<number>(encoder.classes.length).fill(0);
       perClass[label]++;
       counts.set(split, perClass);
@@ -106,5 +110,5 @@ export async function collectExamples(
       }
     }
   });
-  return { sets, counts, withoutContext, sources };
+  return { sets, counts, withoutContext, withoutQrs, sources };
 }

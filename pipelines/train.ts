@@ -216,6 +216,12 @@ export async function runTraining(
       'beats-topic',
     );
   }
+  if (config.training.features === 'rr-morphology-qrs' && scan.withoutQrs > 0) {
+    throw new ConfigError(
+      `${scan.withoutQrs} beats of ${config.beatsTopic} carry no QRS comparison (written before beat schema v3): rebuild the beat log (delete the topic, or pass another --beats-topic) to train with --features rr-morphology-qrs`,
+      'beats-topic',
+    );
+  }
   log(
     `train: ${beatsInLog.toLocaleString('en-US')} beats in the log, using ${(run.fraction * 100).toFixed(1)} %: ${trainTotal} train (${encoder.classes.map((c, i) => `${c} ${trainCounts[i]}`).join(', ')}), ${validation.count} validation${beatLog.heldOut.size > 0 ? ` (patient-wise: ${[...beatLog.heldOut].join(' ')})` : ''}`,
   );

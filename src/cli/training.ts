@@ -143,7 +143,7 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
     .addOption(
       new Option(
         '--features <set>',
-        "scalar features beside the spectrogram: none (seed paper), rr (RR intervals) or rr-morphology (RR and shape vs the patient's own beat)",
+        "scalar features beside the spectrogram: none (seed paper), rr (RR intervals), rr-morphology (RR and shape vs the patient's own beat) or rr-morphology-qrs (those plus the QRS complex's shape and width vs the patient's own)",
       )
         .choices([...BEAT_FEATURE_SETS])
         .default(defaults.features ?? p.features),

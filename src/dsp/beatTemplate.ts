@@ -19,19 +19,34 @@
  * clusters. Comparison covers `compareSeconds` of the beat from `leadSeconds` before its R-peak where the
  * beat holds that much (a centred beat: QRS onset, QRS, ST segment, T wave), else from the beat's start
  * (the Kachuee form starts at the R-peak: QRS end, ST segment, T wave).
+ *
+ * The QRS complex is also compared on its own (`qrsSeconds` around the R-peak): over the whole span, a
+ * noisy T wave or baseline lowers the correlation of an ordinary beat as much as a different QRS does,
+ * while ventricular beats differ above all in the QRS. With it come the beat's QRS width and the dominant
+ * template's (src/dsp/qrsWidth.ts), so that "wide" can be judged against the patient's own beat: a bundle
+ * branch block makes every beat wide.
  */
+import { qrsWidthSeconds } from './qrsWidth';
 
 export interface BeatMorphology {
   /** Pearson correlation with the template over the compared span, in [-1, 1]; 1 for a segment's first beat. */
   templateCorrelation: number;
   /** RMS of (beat - template) over the compared span, relative to the template's RMS about its mean. */
   relativeRmsDifference: number;
+  /** Pearson correlation with the template over the QRS span only; 1 for a segment's first beat. */
+  qrsCorrelation: number;
+  /** The beat's QRS width proxy (s; src/dsp/qrsWidth.ts), null when its QRS span is flat. */
+  qrsWidthSeconds: number | null;
+  /** The same for the dominant template the beat was compared with (its own for a first beat). */
+  templateQrsWidthSeconds: number | null;
 }
 
 export interface BeatTemplateConfig {
   compareSeconds: number;
   /** How much of the signal before the R-peak the comparison covers, when the beat holds it. */
   leadSeconds: number;
+  /** The QRS span compared on its own: this long, centred on the R-peak (clipped to the compared span). */
+  qrsSeconds: number;
   /** A cluster's first beats are averaged equally (weight 1/k); later ones with `updateWeight`. */
   learningBeats: number;
   /** A beat joins (and updates) the best-matching cluster when it correlates at least this much. */
@@ -49,6 +64,7 @@ export interface BeatTemplateConfig {
 export const DEFAULT_BEAT_TEMPLATE_CONFIG: Readonly<BeatTemplateConfig> = Object.freeze({
   compareSeconds: 0.6,
   leadSeconds: 0.2,
+  qrsSeconds: 0.2,
   learningBeats: 8,
   updateMinCorrelation: 0.8,
   updateWeight: 1 / 16,
@@ -65,12 +81,20 @@ interface Cluster {
   count: number;
 }
 
-/** Pearson correlation and relative RMS difference of `a` against template `t` over `n` samples. */
-function compare(a: ArrayLike<number>, t: ArrayLike<number>, n: number): BeatMorphology {
+interface Comparison {
+  templateCorrelation: number;
+  relativeRmsDifference: number;
+}
+
+/**
+ * Pearson correlation and relative RMS difference of `a` against template `t` over samples [from, to).
+ */
+function compare(a: ArrayLike<number>, t: ArrayLike<number>, to: number, from = 0): Comparison {
+  const n = to - from;
   if (n < 2) return { templateCorrelation: 0, relativeRmsDifference: 0 };
   let sa = 0;
   let st = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     sa += a[i];
     st += t[i];
   }
@@ -80,7 +104,7 @@ function compare(a: ArrayLike<number>, t: ArrayLike<number>, n: number): BeatMor
   let va = 0;
   let vt = 0;
   let diff = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const x = a[i] - ma;
     const y = t[i] - mt;
     cov += x * y;
@@ -107,6 +131,8 @@ export class BeatTemplate {
   readonly config: BeatTemplateConfig;
   private readonly length: number;
   private readonly leadSamples: number;
+  private readonly qrsHalfSamples: number;
+  private readonly sampleRateHz: number;
   private readonly decay: number;
   private clusters: Cluster[] = [];
   private dominantIndex = 0;
@@ -118,6 +144,8 @@ export class BeatTemplate {
       throw new RangeError(`maxTemplates must be an integer >= 1, got ${this.config.maxTemplates}`);
     this.length = Math.max(2, Math.round(this.config.compareSeconds * sampleRateHz));
     this.leadSamples = Math.max(0, Math.round(this.config.leadSeconds * sampleRateHz));
+    this.qrsHalfSamples = Math.max(1, Math.round((this.config.qrsSeconds * sampleRateHz) / 2));
+    this.sampleRateHz = sampleRateHz;
     this.decay = Math.pow(0.5, 1 / this.config.countHalfLifeBeats);
   }
 
@@ -130,14 +158,36 @@ export class BeatTemplate {
   next(beat: Float32Array | Float64Array | readonly number[], rPeakOffset = 0): BeatMorphology {
     const start = Math.max(0, rPeakOffset - this.leadSamples);
     const samples = beat.slice(start, start + this.length);
+    // The R-peak's place in `samples` and in every template (all are cut the same way).
+    const r = rPeakOffset - start;
+    const width = qrsWidthSeconds(beat, rPeakOffset, this.sampleRateHz);
     if (this.clusters.length === 0) {
       this.clusters.push(this.newCluster(samples));
       this.dominantIndex = 0;
-      return { templateCorrelation: 1, relativeRmsDifference: 0 };
+      return {
+        templateCorrelation: 1,
+        relativeRmsDifference: 0,
+        qrsCorrelation: 1,
+        qrsWidthSeconds: width,
+        templateQrsWidthSeconds: width,
+      };
     }
     const dominant = this.clusters[this.dominantIndex];
-    const result = compare(samples, dominant.template, Math.min(samples.length, dominant.filled));
-    this.learn(samples, result);
+    const n = Math.min(samples.length, dominant.filled);
+    const whole = compare(samples, dominant.template, n);
+    const qrs = compare(
+      samples,
+      dominant.template,
+      Math.min(n, r + this.qrsHalfSamples + 1),
+      Math.max(0, r - this.qrsHalfSamples),
+    );
+    const result: BeatMorphology = {
+      ...whole,
+      qrsCorrelation: qrs.templateCorrelation,
+      qrsWidthSeconds: width,
+      templateQrsWidthSeconds: qrsWidthSeconds(dominant.template.subarray(0, n), r, this.sampleRateHz),
+    };
+    this.learn(samples, whole);
     return result;
   }
 
@@ -148,7 +198,7 @@ export class BeatTemplate {
     return { template, filled, learnt: 1, count: 1 };
   }
 
-  private learn(samples: ArrayLike<number>, againstDominant: BeatMorphology): void {
+  private learn(samples: ArrayLike<number>, againstDominant: Comparison): void {
     let best = this.dominantIndex;
     let bestCorrelation = againstDominant.templateCorrelation;
     this.clusters.forEach((c, k) => {

@@ -46,6 +46,11 @@ export interface BeatV1 {
 export interface BeatTemplateComparison {
   templateCorrelation: number;
   relativeRmsDifference: number;
+  /** v3: the QRS span compared on its own; null from v2 writers. */
+  qrsCorrelation: number | null;
+  /** v3: QRS width proxies (s) of the beat and of the dominant template; null when flat or from v2 writers. */
+  qrsWidthSeconds: number | null;
+  templateQrsWidthSeconds: number | null;
 }
 
 export interface BeatRrIntervals {

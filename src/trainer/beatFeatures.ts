@@ -4,16 +4,25 @@
  *   patient's own averages so that they carry over between patients, plus the pre-RR in seconds for
  *   absolute rate;
  * - `rr-morphology`: those, plus how the beat's shape differs from the patient's own dominant beat
- *   (src/dsp/beatTemplate.ts): 1 - correlation and the relative RMS difference.
+ *   (src/dsp/beatTemplate.ts): 1 - correlation and the relative RMS difference;
+ * - `rr-morphology-qrs`: those, plus the QRS complex on its own: 1 - its correlation with the dominant
+ *   beat's, its width (src/dsp/qrsWidth.ts) and its width relative to the dominant beat's. Width is what
+ *   tells a ventricular beat; relative width keeps a bundle-branch-block patient's wide normal beats
+ *   ordinary.
  * Values are near 0 for an ordinary beat in a regular rhythm and clipped, so a missed detection cannot
  * produce an extreme input.
  */
 import { ConfigError } from '../errors';
 import type { BeatRrIntervals, BeatTemplateComparison } from '../schemas/types';
 
-export type BeatFeatureSet = 'none' | 'rr' | 'rr-morphology';
+export type BeatFeatureSet = 'none' | 'rr' | 'rr-morphology' | 'rr-morphology-qrs';
 
-export const BEAT_FEATURE_SETS: readonly BeatFeatureSet[] = ['none', 'rr', 'rr-morphology'];
+export const BEAT_FEATURE_SETS: readonly BeatFeatureSet[] = [
+  'none',
+  'rr',
+  'rr-morphology',
+  'rr-morphology-qrs',
+];
 
 /** The `rr` features in order (what each head input means; shown in reports). */
 export const RR_FEATURE_NAMES: readonly string[] = [
@@ -30,6 +39,13 @@ export const MORPHOLOGY_FEATURE_NAMES: readonly string[] = [
   'relative RMS difference',
 ];
 
+/** The `rr-morphology-qrs` features after the `rr-morphology` ones. */
+export const QRS_FEATURE_NAMES: readonly string[] = [
+  '1 - QRS correlation',
+  'QRS width / 100 ms - 1',
+  'QRS width / template QRS width - 1',
+];
+
 /** What a beat offers to the feature sets (the beats topic's v2 fields; null for older beats). */
 export interface BeatContext {
   rr: BeatRrIntervals | null;
@@ -38,6 +54,8 @@ export interface BeatContext {
 
 /** A typical adult RR (s), the centre of the absolute pre-RR feature. */
 const TYPICAL_RR_SECONDS = 0.8;
+/** The unit of the absolute QRS width feature (s): about a normal QRS, so ordinary beats read near 0. */
+const QRS_WIDTH_UNIT_SECONDS = 0.1;
 const RATIO_MIN = 0;
 const RATIO_MAX = 4;
 
@@ -46,6 +64,7 @@ const FEATURE_NAMES: Readonly<Record<BeatFeatureSet, readonly string[]>> = {
   none: [],
   rr: RR_FEATURE_NAMES,
   'rr-morphology': [...RR_FEATURE_NAMES, ...MORPHOLOGY_FEATURE_NAMES],
+  'rr-morphology-qrs': [...RR_FEATURE_NAMES, ...MORPHOLOGY_FEATURE_NAMES, ...QRS_FEATURE_NAMES],
 };
 
 /** What each input of a feature set means, in order (empty for `none`). */
@@ -95,6 +114,21 @@ function writeMorphologyFeatures(m: BeatTemplateComparison | null, out: Float32A
   out[offset + 1] = m === null ? 0 : Math.min(4, Math.max(0, m.relativeRmsDifference));
 }
 
+/**
+ * Write the QRS features of one beat at `out[offset...]`. Unknown values (beats written before v3 of the
+ * schema, a flat QRS span) read as an ordinary beat: correlation 1, width 100 ms, width equal to the
+ * template's.
+ */
+function writeQrsFeatures(m: BeatTemplateComparison | null, out: Float32Array, offset = 0): void {
+  const correlation = m?.qrsCorrelation ?? null;
+  const width = m?.qrsWidthSeconds ?? null;
+  const templateWidth = m?.templateQrsWidthSeconds ?? null;
+  out[offset] = correlation === null ? 0 : Math.min(2, Math.max(0, 1 - correlation));
+  out[offset + 1] = width === null ? 0 : Math.min(3, Math.max(0, width / QRS_WIDTH_UNIT_SECONDS)) - 1;
+  out[offset + 2] =
+    width === null || templateWidth === null || !(templateWidth > 0) ? 0 : clip(width / templateWidth) - 1;
+}
+
 /** Write the features of `set` for one beat at `out[offset...]` (nothing for `none`). */
 export function writeBeatFeatures(
   set: BeatFeatureSet,
@@ -104,8 +138,14 @@ export function writeBeatFeatures(
 ): void {
   if (set === 'none') return;
   writeRrFeatures(beat.rr, out, offset);
-  if (set === 'rr-morphology')
-    writeMorphologyFeatures(beat.morphology, out, offset + RR_FEATURE_NAMES.length);
+  if (set === 'rr') return;
+  writeMorphologyFeatures(beat.morphology, out, offset + RR_FEATURE_NAMES.length);
+  if (set === 'rr-morphology-qrs')
+    writeQrsFeatures(
+      beat.morphology,
+      out,
+      offset + RR_FEATURE_NAMES.length + MORPHOLOGY_FEATURE_NAMES.length,
+    );
 }
 
 /** The features of one beat for a feature set (an empty array for `none`). */

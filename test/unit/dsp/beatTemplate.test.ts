@@ -11,7 +11,11 @@ const wide = () =>
 describe('BeatTemplate', () => {
   it('the first beat is its own template; similar beats correlate, a different shape does not', () => {
     const t = new BeatTemplate(125);
-    assert.deepEqual(t.next(normal()), { templateCorrelation: 1, relativeRmsDifference: 0 });
+    const first = t.next(normal());
+    assert.equal(first.templateCorrelation, 1);
+    assert.equal(first.relativeRmsDifference, 0);
+    assert.equal(first.qrsCorrelation, 1);
+    assert.equal(first.templateQrsWidthSeconds, first.qrsWidthSeconds);
     for (let k = 0; k < 10; k++) t.next(normal(0.9 + 0.02 * k));
     const same = t.next(normal(1.05));
     assert.ok(same.templateCorrelation > 0.99, `${same.templateCorrelation}`);
@@ -88,5 +92,43 @@ describe('BeatTemplate', () => {
     t.next(centred(0.1), 93);
     assert.equal(t.next(dent(93 - 26), 93).templateCorrelation, 1);
     assert.ok(t.next(dent(93 - 25), 93).templateCorrelation < 1);
+  });
+
+  describe('the QRS complex on its own (centred beats, R-peak at sample 93 of 187)', () => {
+    const R = 93;
+    /** A QRS of Gaussian width `qrsSigma` samples, a T wave 0.3 s later, optional T-wave disturbance. */
+    const centred = (qrsSigma: number, sign = 1, tDisturbance = 0) =>
+      Float64Array.from(
+        { length: 187 },
+        (_, i) =>
+          0.5 +
+          sign * 0.4 * Math.exp(-(((i - R) / qrsSigma) ** 2)) +
+          0.1 * Math.exp(-(((i - R - 38) / 8) ** 2)) +
+          tDisturbance * Math.sin(i / 2) * Math.exp(-(((i - R - 38) / 10) ** 2)),
+      );
+
+    it('a disturbed T wave lowers the whole-span correlation but not the QRS correlation', () => {
+      const t = new BeatTemplate(125);
+      for (let k = 0; k < 20; k++) t.next(centred(2), R);
+      const noisy = t.next(centred(2, 1, 0.3), R);
+      assert.ok(noisy.templateCorrelation < 0.8, `whole span ${noisy.templateCorrelation}`);
+      assert.ok((noisy.qrsCorrelation as number) > 0.99, `QRS ${noisy.qrsCorrelation}`);
+      const v = t.next(centred(7, -1), R);
+      assert.ok((v.qrsCorrelation as number) < 0, `an inverted wide QRS: ${v.qrsCorrelation}`);
+    });
+
+    it("reports the beat's QRS width and the dominant beat's, so a wide beat is wide relative to the patient", () => {
+      const narrowPatient = new BeatTemplate(125);
+      for (let k = 0; k < 20; k++) narrowPatient.next(centred(2), R);
+      const v = narrowPatient.next(centred(7), R);
+      const ratio = (v.qrsWidthSeconds as number) / (v.templateQrsWidthSeconds as number);
+      assert.ok(ratio > 2, `a wide beat in a narrow patient: ratio ${ratio}`);
+      // Bundle branch block: every beat is wide, so an ordinary beat's width matches the template's.
+      const widePatient = new BeatTemplate(125);
+      for (let k = 0; k < 20; k++) widePatient.next(centred(7), R);
+      const ordinary = widePatient.next(centred(7), R);
+      assert.ok((ordinary.qrsWidthSeconds as number) > 0.1, `${ordinary.qrsWidthSeconds}`);
+      assert.equal(ordinary.qrsWidthSeconds, ordinary.templateQrsWidthSeconds);
+    });
   });
 });

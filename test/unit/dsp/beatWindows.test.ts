@@ -51,7 +51,10 @@ describe('BeatWindowSegmenter (Kachuee et al. beat form)', () => {
       [200, 200, 200],
     );
     assert.ok(beats.every((b) => b.samples[186] > 0));
-    assert.ok(beats.every((b) => b.rPeakOffset === 0), 'Kachuee beats start at the R-peak');
+    assert.ok(
+      beats.every((b) => b.rPeakOffset === 0),
+      'Kachuee beats start at the R-peak',
+    );
   });
 
   it('normalises the last, partial window over the last 10 s of the segment, and drops nothing', () => {

@@ -96,4 +96,35 @@ describe('beat schema evolution', () => {
     const decoded = getCodecs().Beat.decode(new Codec('Beat', v1).encode(beat));
     assert.deepEqual(plain(decoded), { ...beat, rr: null, morphology: null });
   });
+
+  it('reads beats written with v2 (morphology without the QRS comparison) with the QRS fields null', () => {
+    const v2 = parseSchema(
+      JSON.parse(fs.readFileSync(path.join(projectRoot(), 'schemas', 'history', 'beat.v2.avsc'), 'utf8')),
+    );
+    const beat = {
+      sourceId: '111',
+      rPeakSampleIndex: 360,
+      rPeakTimeMs: 1000,
+      sourceSampleRateHz: 360,
+      beatSampleRateHz: 125,
+      samples: [0, 0.5, 1],
+      segmentation: 'ANNOTATION' as const,
+      symbol: 'L',
+      aamiClass: 'N',
+      split: 'test',
+      sequenceNumber: 1,
+      rr: { preSeconds: 0.8, postSeconds: 0.81, localMeanSeconds: 0.8, longMeanSeconds: 0.79 },
+      morphology: { templateCorrelation: 0.93, relativeRmsDifference: 0.31 },
+    };
+    const decoded = getCodecs().Beat.decode(new Codec('Beat', v2).encode(beat));
+    assert.deepEqual(plain(decoded), {
+      ...beat,
+      morphology: {
+        ...beat.morphology,
+        qrsCorrelation: null,
+        qrsWidthSeconds: null,
+        templateQrsWidthSeconds: null,
+      },
+    });
+  });
 });

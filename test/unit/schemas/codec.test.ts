@@ -73,7 +73,13 @@ describe('message codecs', () => {
       split: 'train',
       sequenceNumber: 0,
       rr: { preSeconds: 0.81, postSeconds: null, localMeanSeconds: 0.8, longMeanSeconds: 0.79 },
-      morphology: { templateCorrelation: 0.97, relativeRmsDifference: 0.2 },
+      morphology: {
+        templateCorrelation: 0.97,
+        relativeRmsDifference: 0.2,
+        qrsCorrelation: 0.99,
+        qrsWidthSeconds: 0.088,
+        templateQrsWidthSeconds: 0.08,
+      },
     };
     assert.deepEqual(plain(codecs.Beat.decode(codecs.Beat.encode(beat))), beat);
   });

@@ -4,7 +4,9 @@ import { ConfigError } from '../../../src/errors';
 import {
   beatFeatures,
   featureCountOf,
+  featureNamesOf,
   featureSetForCount,
+  QRS_FEATURE_NAMES,
   RR_FEATURE_NAMES,
 } from '../../../src/trainer/beatFeatures';
 import { classWeightsFor } from '../../../src/trainer/config';
@@ -46,18 +48,48 @@ describe('beat features', () => {
     const rr = { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 };
     const f = beatFeatures('rr-morphology', {
       rr,
-      morphology: { templateCorrelation: 0.25, relativeRmsDifference: 1.5 },
+      morphology: {
+        templateCorrelation: 0.25,
+        relativeRmsDifference: 1.5,
+        qrsCorrelation: 0.5,
+        qrsWidthSeconds: 0.16,
+        templateQrsWidthSeconds: 0.08,
+      },
     });
     near(f, [0, 0, 0, 0, 0, 0.75, 1.5]);
     near(beatFeatures('rr-morphology', { rr, morphology: null }), [0, 0, 0, 0, 0, 0, 0]);
     assert.equal(featureCountOf('rr-morphology'), 7);
   });
 
+  it('rr-morphology-qrs: then 1 - QRS correlation, width in 100 ms units and width relative to the template', () => {
+    const rr = { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 };
+    const morphology = {
+      templateCorrelation: 0.25,
+      relativeRmsDifference: 1.5,
+      qrsCorrelation: 0.5,
+      qrsWidthSeconds: 0.16,
+      templateQrsWidthSeconds: 0.08,
+    };
+    near(beatFeatures('rr-morphology-qrs', { rr, morphology }), [0, 0, 0, 0, 0, 0.75, 1.5, 0.5, 0.6, 1]);
+    // Beats from v2 writers (no QRS fields) and flat QRS spans read as ordinary, not as extreme.
+    const v2 = { templateCorrelation: 0.9, relativeRmsDifference: 0.1 } as typeof morphology;
+    near(beatFeatures('rr-morphology-qrs', { rr, morphology: v2 }), [0, 0, 0, 0, 0, 0.1, 0.1, 0, 0, 0]);
+    near(
+      beatFeatures('rr-morphology-qrs', {
+        rr,
+        morphology: { ...morphology, qrsWidthSeconds: 1, templateQrsWidthSeconds: null },
+      }).subarray(7),
+      [0.5, 2, 0],
+    );
+    assert.equal(featureCountOf('rr-morphology-qrs'), 10);
+    assert.deepEqual(featureNamesOf('rr-morphology-qrs').slice(7), [...QRS_FEATURE_NAMES]);
+  });
+
   it('maps a model head size back to its feature set, with a typed error otherwise', () => {
     assert.equal(featureSetForCount(0), 'none');
     assert.equal(featureSetForCount(featureCountOf('rr')), 'rr');
     assert.equal(featureSetForCount(7), 'rr-morphology');
-    assert.equal(featureSetForCount(7), 'rr-morphology');
+    assert.equal(featureSetForCount(10), 'rr-morphology-qrs');
     assert.throws(() => featureSetForCount(3), ConfigError);
   });
 });

@@ -7,7 +7,13 @@ const beat = (aamiClass: string, pre: number) => ({
   samples: Float32Array.from({ length: 187 }, (_, i) => Math.exp(-(((i - 10) / 4) ** 2))),
   aamiClass,
   rr: { preSeconds: pre, postSeconds: 1, localMeanSeconds: 0.8, longMeanSeconds: 0.8 },
-  morphology: { templateCorrelation: 0.5, relativeRmsDifference: 1 },
+  morphology: {
+    templateCorrelation: 0.5,
+    relativeRmsDifference: 1,
+    qrsCorrelation: 0.5,
+    qrsWidthSeconds: 0.15,
+    templateQrsWidthSeconds: 0.1,
+  },
 });
 
 describe('examples with scalar features', () => {
