@@ -51,6 +51,16 @@ export function parsePositiveNumber(name: string) {
   };
 }
 
+/** A number in [0, 1]; the range the setting itself allows is checked where the setting is validated. */
+export function parseFraction(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+      throw new ConfigError(`"${value}" is not a fraction in [0, 1]`, name);
+    return n;
+  };
+}
+
 /** `max` or a positive real-time factor. */
 export function parseSpeed(value: string): number | 'max' {
   if (value === 'max') return 'max';

@@ -37,7 +37,7 @@ import {
 import { log } from '../util/output';
 import { Progress } from '../util/progress';
 import { buildBeats } from './commands/beats';
-import { parsePositiveNumber, resolveRecords } from './options';
+import { parseFraction, parsePositiveNumber, resolveRecords } from './options';
 import { splitList } from '../util/list';
 
 export interface TrainingFlags {
@@ -60,6 +60,7 @@ export interface TrainingFlags {
   filter?: boolean;
   features: BeatFeatureSet;
   headHidden: number;
+  imageDropout: number;
   classWeights: ClassWeighting;
   maxClassWeight: number;
   validationRecords?: string;
@@ -154,6 +155,12 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
       int('head-hidden'),
       defaults.headHidden ?? p.headHiddenUnits,
     )
+    .option(
+      '--image-dropout <fraction>',
+      'fraction of training beats classified from the scalar features alone (pooled image zeroed), so the head learns to heed them (seed paper: 0); needs --features',
+      parseFraction('image-dropout'),
+      p.imageDropout,
+    )
     .addOption(
       new Option(
         '--class-weights <how>',
@@ -207,6 +214,7 @@ export function trainingConfigFrom(
     beats: preparationFrom(flags),
     features: flags.features,
     headHiddenUnits: flags.headHidden,
+    imageDropout: flags.imageDropout,
     classWeighting: flags.classWeights,
     maxClassWeight: flags.maxClassWeight,
     classWeights: null,

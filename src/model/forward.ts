@@ -47,12 +47,17 @@ export function headLogits(head: DenseHead, input: tf.Tensor2D): tf.Tensor2D {
 /**
  * Training-mode forward pass: logits [batch, K]. Side effect: every batch norm's running averages move
  * one step. Call it inside tf.variableGrads / tf.tidy; it disposes nothing itself.
+ *
+ * `imageKeep` [batch, 1] of 0 and 1 multiplies the pooled image features before the head (image dropout,
+ * TrainingConfig.imageDropout): a 0 makes the head classify that beat from its scalar features alone.
+ * Not rescaled: a kept beat's head input is exactly what inference sees.
  */
 export function forwardTrain(
   model: ResNet,
   x: tf.Tensor4D,
   mode: OpsMode = 'auto',
   features?: tf.Tensor2D,
+  imageKeep?: tf.Tensor2D,
 ): tf.Tensor2D {
   const bnConfig = model.batchNorm;
   const convBn = (input: tf.Tensor4D, c: ConvBn, h = 1): tf.Tensor4D => {
@@ -69,7 +74,8 @@ export function forwardTrain(
       out = addRelu(shortcut, r, mode);
     }
   }
-  const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D;
+  const mean = tf.mean(out, [1, 2]) as tf.Tensor2D;
+  const pooled = imageKeep === undefined ? mean : (tf.mul(mean, imageKeep) as tf.Tensor2D);
   return headLogits(model.head, headInput(model.featureCount, pooled, features));
 }
 

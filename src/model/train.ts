@@ -183,13 +183,14 @@ export class ResNetTrainer {
 
   /**
    * One training step on a batch: `x` [batch, height, width, channels] float32, `labels` [batch] class
-   * indices, `features` [batch, F] when the model takes F scalar features. Leaves no tensors behind.
+   * indices, `features` [batch, F] when the model takes F scalar features, `imageKeep` [batch, 1] the
+   * image-dropout mask (forwardTrain). Leaves no tensors behind.
    */
-  step(x: tf.Tensor4D, labels: tf.Tensor1D, features?: tf.Tensor2D): StepResult {
+  step(x: tf.Tensor4D, labels: tf.Tensor1D, features?: tf.Tensor2D, imageKeep?: tf.Tensor2D): StepResult {
     const kept: { correct?: tf.Scalar } = {};
     const lossT = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => {
-        const logits = forwardTrain(this.model, x, this.ops, features);
+        const logits = forwardTrain(this.model, x, this.ops, features, imageKeep);
         // Kept: variableGrads disposes everything of the forward pass except the loss.
         kept.correct = tf.keep(
           tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, 'int32')), 'int32')) as tf.Scalar,

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Subject } from 'rxjs';
+import { hashString32, mulberry32 } from '../dsp/random';
 import { ConfigError } from '../errors';
 import { resnetConfig } from '../model/config';
 import { ResNet } from '../model/resnet';
@@ -65,6 +66,8 @@ export class AdaptiveTrainer {
   private trigger: GrowthTrigger;
   private state: TrainerState;
   private current: EpochAccumulator | undefined;
+  /** Draws the image-dropout masks of the open epoch; seeded by (seed, epoch), so a resumed epoch repeats. */
+  private imageDropoutRandom: () => number = Math.random;
   private resumedAtMs = Date.now();
 
   /**
@@ -176,6 +179,7 @@ export class AdaptiveTrainer {
       restart,
     );
     this.stepper.setLearningRate(learningRate);
+    this.imageDropoutRandom = mulberry32(hashString32(`image-dropout:${epoch}`, this.config.seed));
     this.current = { epoch, learningRate, lossSum: 0, correct: 0, count: 0, startMs: Date.now() };
     return { epoch, learningRate };
   }
@@ -189,8 +193,9 @@ export class AdaptiveTrainer {
     const x = tf.tensor4d(batch.images.subarray(0, batch.count * h * w * c), [batch.count, h, w, c]);
     const y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
     const f = featureTensor(batch.features, batch.count, this.modelRef.featureCount);
+    const keep = this.imageKeepMask(batch.count);
     try {
-      const r = this.stepper.step(x, y, f);
+      const r = this.stepper.step(x, y, f, keep);
       acc.lossSum += r.loss * r.batchSize;
       acc.correct += r.correct;
       acc.count += r.batchSize;
@@ -199,7 +204,17 @@ export class AdaptiveTrainer {
       x.dispose();
       y.dispose();
       f?.dispose();
+      keep?.dispose();
     }
+  }
+
+  /** The image-dropout mask of a batch: [count, 1], 0 for a dropped beat; undefined when off. */
+  private imageKeepMask(count: number): tf.Tensor2D | undefined {
+    const p = this.config.imageDropout;
+    if (!(p > 0)) return undefined;
+    const keep = new Float32Array(count);
+    for (let i = 0; i < count; i++) keep[i] = this.imageDropoutRandom() < p ? 0 : 1;
+    return tf.tensor2d(keep, [count, 1]);
   }
 
   /** Loss, accuracy and predictions of the current model in inference mode, in evalBatchSize chunks. */

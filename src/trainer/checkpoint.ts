@@ -147,15 +147,22 @@ export function loadCheckpoint(
     );
   }
   const model = loadResNet(path.join(dir, 'model'));
-  // Checkpoints written before features, class weights, beat preparations and hidden heads existed trained
-  // without them (on the seed paper's beats with a linear head, which is what their model says too).
+  // Checkpoints written before features, class weights, beat preparations, hidden heads and image dropout
+  // existed trained without them (on the seed paper's beats with a linear head, which is what their model says too).
   const older: Pick<
     TrainingConfig,
-    'beats' | 'features' | 'headHiddenUnits' | 'classWeighting' | 'maxClassWeight' | 'classWeights'
+    | 'beats'
+    | 'features'
+    | 'headHiddenUnits'
+    | 'imageDropout'
+    | 'classWeighting'
+    | 'maxClassWeight'
+    | 'classWeights'
   > = {
     beats: model.beats,
     features: 'none',
     headHiddenUnits: model.config.headHiddenUnits ?? 0,
+    imageDropout: 0,
     classWeighting: 'none',
     maxClassWeight: PAPER_TRAINING_CONFIG.maxClassWeight,
     classWeights: null,

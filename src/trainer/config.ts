@@ -48,6 +48,13 @@ export interface TrainingConfig {
   /** Hidden ReLU units between the pooled image and scalar features and the logits (the seed paper: 0, linear). */
   headHiddenUnits: number;
   /**
+   * Fraction of training beats whose pooled image features are zeroed before the head (0: off, the seed
+   * paper), so the head must also classify from the scalar features alone; needs features. Why: on the
+   * training patients the image is nearly always right, so without it the head learns to overrule the
+   * patient-relative features with image evidence that does not carry over to new patients.
+   */
+  imageDropout: number;
+  /**
    * How the loss weighs classes: `none` (the seed paper), `sqrt` (inverse square root of the class's share
    * of the training split) or `balanced` (inverse share), both capped at `maxClassWeight`.
    */
@@ -102,10 +109,14 @@ export const PAPER_TRAINING_CONFIG: TrainingConfig = {
   beats: { ...SEED_PAPER_PREPARATION },
   features: 'none',
   headHiddenUnits: 0,
+  imageDropout: 0,
   classWeighting: 'none',
   maxClassWeight: 10,
   classWeights: null,
 };
+
+/** The image must still be seen by most training beats, or the convolutional layers barely learn. */
+export const MAX_IMAGE_DROPOUT = 0.9;
 
 /** Growths from initial to final depth: n must double each time. */
 export function growthsBetween(initialDepth: number, finalDepth: number): number {
@@ -145,6 +156,16 @@ export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
   if (!BEAT_FEATURE_SETS.includes(c.features))
     throw new ConfigError(`features must be one of ${BEAT_FEATURE_SETS.join(', ')}`, 'features');
   validateHeadHiddenUnits(c.headHiddenUnits);
+  if (!(c.imageDropout >= 0 && c.imageDropout <= MAX_IMAGE_DROPOUT))
+    throw new ConfigError(
+      `imageDropout must be in [0, ${MAX_IMAGE_DROPOUT}], got ${c.imageDropout}`,
+      'imageDropout',
+    );
+  if (c.imageDropout > 0 && c.features === 'none')
+    throw new ConfigError(
+      'imageDropout needs scalar features (features other than none): without them a dropped beat has no input',
+      'imageDropout',
+    );
   if (!CLASS_WEIGHTINGS.includes(c.classWeighting))
     throw new ConfigError(`classWeighting must be one of ${CLASS_WEIGHTINGS.join(', ')}`, 'classWeighting');
   if (!(c.maxClassWeight >= 1)) throw new ConfigError('maxClassWeight must be >= 1', 'maxClassWeight');

@@ -75,7 +75,7 @@ describe('training on the beat stream', () => {
           reserve: 2,
           lipschitzIterations: 5,
           batchSize: 64,
-          features: 'rr-morphology',
+          features: 'rr-morphology-qrs',
           headHiddenUnits: 16,
           classWeighting: 'sqrt',
         },
@@ -99,7 +99,7 @@ describe('training on the beat stream', () => {
     assert.ok(summary.pictures.some((p) => p.endsWith('learning-curves.svg')));
     const saved = loadResNet(path.join(out, 'model'));
     assert.equal(saved.depth, 26);
-    assert.equal(saved.featureCount, 7, 'the beat-context features are part of the saved model');
+    assert.equal(saved.featureCount, 10, 'the beat-context features are part of the saved model');
     assert.equal(saved.config.headHiddenUnits, 16, 'the hidden head survives growth and saving');
     saved.dispose();
     const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as {
