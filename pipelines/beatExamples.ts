@@ -14,6 +14,7 @@ import { beatKey } from '../src/beats/message';
 import { hashToUnit } from '../src/dsp/random';
 import { getCodecs } from '../src/schemas/codec';
 import type { BeatV1 } from '../src/schemas/types';
+import { beatSchemaVersionNeeded, beatSchemaVersionOf } from '../src/trainer/beatFeatures';
 import { ExampleSet, type ExampleEncoder } from '../src/trainer/examples';
 
 export interface BeatLog {
@@ -81,16 +82,15 @@ export async function collectExamples(
 ): Promise<{
   sets: Map<string, ExampleSet>;
   counts: Map<string, number[]>;
-  withoutContext: number;
-  /** Beats without the QRS comparison (written before beat schema v3). */
-  withoutQrs: number;
+  /** Labelled beats written with an older beat schema than the encoder's feature set needs. */
+  tooOldForFeatures: number;
   sources: Set<string>;
 }> {
   const sets = new Map<string, ExampleSet>();
   const counts = new Map<string, number[]>();
   const sources = new Set<string>();
-  let withoutContext = 0;
-  let withoutQrs = 0;
+  const versionNeeded = beatSchemaVersionNeeded(encoder.featureSet);
+  let tooOldForFeatures = 0;
   for (const split of collect) sets.set(split, new ExampleSet(encoder.imageSize, encoder.featureCount));
   await passOverBeatLog(log, groupId, (beats) => {
     for (const beat of beats) {
@@ -98,8 +98,7 @@ export async function collectExamples(
       const label = encoder.labelOf(beat.aamiClass);
       const split = splitOf(log, beat);
       if (label === undefined || split === null) continue;
-      if (beat.rr === null || beat.morphology === null) withoutContext++;
-      if ((beat.morphology?.qrsCorrelation ?? null) === null) withoutQrs++;
+      if (beatSchemaVersionOf(beat) < versionNeeded) tooOldForFeatures++;
       const perClass = counts.get(split) ?? new Array<number>(encoder.classes.length).fill(0);
       perClass[label]++;
       counts.set(split, perClass);
@@ -110,5 +109,5 @@ export async function collectExamples(
       }
     }
   });
-  return { sets, counts, withoutContext, withoutQrs, sources };
+  return { sets, counts, tooOldForFeatures, sources };
 }

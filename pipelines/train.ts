@@ -40,6 +40,7 @@ import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
 import { AdaptiveTrainer, type TrainerState } from '../src/trainer/adaptiveTrainer';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/trainer/checkpoint';
+import { beatSchemaVersionNeeded } from '../src/trainer/beatFeatures';
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
 import { ExampleEncoder, type ExampleSet, packBatch, type Example } from '../src/trainer/examples';
@@ -210,15 +211,9 @@ export async function runTraining(
       'validation-records',
     );
   }
-  if (config.training.features !== 'none' && scan.withoutContext > 0) {
+  if (scan.tooOldForFeatures > 0) {
     throw new ConfigError(
-      `${scan.withoutContext} beats of ${config.beatsTopic} carry no RR intervals or morphology (written before beat schema v2): rebuild the beat log (delete the topic, or pass another --beats-topic) to train with --features ${config.training.features}`,
-      'beats-topic',
-    );
-  }
-  if (config.training.features === 'rr-morphology-qrs' && scan.withoutQrs > 0) {
-    throw new ConfigError(
-      `${scan.withoutQrs} beats of ${config.beatsTopic} carry no QRS comparison (written before beat schema v3): rebuild the beat log (delete the topic, or pass another --beats-topic) to train with --features rr-morphology-qrs`,
+      `${scan.tooOldForFeatures} beats of ${config.beatsTopic} were written before beat schema v${beatSchemaVersionNeeded(config.training.features)} and lack inputs of --features ${config.training.features}: rebuild the beat log (delete the topic, or pass another --beats-topic)`,
       'beats-topic',
     );
   }

@@ -55,6 +55,8 @@ interface EpochAccumulator {
   correct: number;
   count: number;
   startMs: number;
+  /** Draws the epoch's image-dropout masks; seeded by (seed, epoch), so a resumed epoch repeats them. */
+  imageDropoutRandom: () => number;
 }
 
 export class AdaptiveTrainer {
@@ -66,8 +68,6 @@ export class AdaptiveTrainer {
   private trigger: GrowthTrigger;
   private state: TrainerState;
   private current: EpochAccumulator | undefined;
-  /** Draws the image-dropout masks of the open epoch; seeded by (seed, epoch), so a resumed epoch repeats. */
-  private imageDropoutRandom: () => number = Math.random;
   private resumedAtMs = Date.now();
 
   /**
@@ -179,8 +179,15 @@ export class AdaptiveTrainer {
       restart,
     );
     this.stepper.setLearningRate(learningRate);
-    this.imageDropoutRandom = mulberry32(hashString32(`image-dropout:${epoch}`, this.config.seed));
-    this.current = { epoch, learningRate, lossSum: 0, correct: 0, count: 0, startMs: Date.now() };
+    this.current = {
+      epoch,
+      learningRate,
+      lossSum: 0,
+      correct: 0,
+      count: 0,
+      startMs: Date.now(),
+      imageDropoutRandom: mulberry32(hashString32(`image-dropout:${epoch}`, this.config.seed)),
+    };
     return { epoch, learningRate };
   }
 
@@ -193,7 +200,7 @@ export class AdaptiveTrainer {
     const x = tf.tensor4d(batch.images.subarray(0, batch.count * h * w * c), [batch.count, h, w, c]);
     const y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
     const f = featureTensor(batch.features, batch.count, this.modelRef.featureCount);
-    const keep = this.imageKeepMask(batch.count);
+    const keep = this.imageKeepMask(batch.count, acc.imageDropoutRandom);
     try {
       const r = this.stepper.step(x, y, f, keep);
       acc.lossSum += r.loss * r.batchSize;
@@ -209,11 +216,11 @@ export class AdaptiveTrainer {
   }
 
   /** The image-dropout mask of a batch: [count, 1], 0 for a dropped beat; undefined when off. */
-  private imageKeepMask(count: number): tf.Tensor2D | undefined {
+  private imageKeepMask(count: number, random: () => number): tf.Tensor2D | undefined {
     const p = this.config.imageDropout;
     if (!(p > 0)) return undefined;
     const keep = new Float32Array(count);
-    for (let i = 0; i < count; i++) keep[i] = this.imageDropoutRandom() < p ? 0 : 1;
+    for (let i = 0; i < count; i++) keep[i] = random() < p ? 0 : 1;
     return tf.tensor2d(keep, [count, 1]);
   }
 

@@ -67,6 +67,27 @@ const FEATURE_NAMES: Readonly<Record<BeatFeatureSet, readonly string[]>> = {
   'rr-morphology-qrs': [...RR_FEATURE_NAMES, ...MORPHOLOGY_FEATURE_NAMES, ...QRS_FEATURE_NAMES],
 };
 
+/**
+ * The oldest beat schema version that carries everything a feature set reads: v2 added `rr` and
+ * `morphology`, v3 the QRS comparison. Older beats would read as "ordinary" on every missing input.
+ */
+const SCHEMA_VERSION_NEEDED: Readonly<Record<BeatFeatureSet, number>> = {
+  none: 1,
+  rr: 2,
+  'rr-morphology': 2,
+  'rr-morphology-qrs': 3,
+};
+
+export function beatSchemaVersionNeeded(set: BeatFeatureSet): number {
+  return SCHEMA_VERSION_NEEDED[set];
+}
+
+/** The beat schema version a beat's fields show it was written with (1, 2 or 3). */
+export function beatSchemaVersionOf(beat: BeatContext): number {
+  if (beat.rr === null || beat.morphology === null) return 1;
+  return (beat.morphology.qrsCorrelation ?? null) === null ? 2 : 3;
+}
+
 /** What each input of a feature set means, in order (empty for `none`). */
 export function featureNamesOf(set: BeatFeatureSet): string[] {
   return [...FEATURE_NAMES[set]];

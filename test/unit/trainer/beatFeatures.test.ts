@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../../src/errors';
 import {
+  BEAT_FEATURE_SETS,
+  type BeatContext,
   beatFeatures,
+  beatSchemaVersionNeeded,
+  beatSchemaVersionOf,
   featureCountOf,
   featureNamesOf,
   featureSetForCount,
@@ -83,6 +87,25 @@ describe('beat features', () => {
     );
     assert.equal(featureCountOf('rr-morphology-qrs'), 10);
     assert.deepEqual(featureNamesOf('rr-morphology-qrs').slice(7), [...QRS_FEATURE_NAMES]);
+  });
+
+  it('knows which beat schema version each set needs and which version a beat was written with', () => {
+    const rr = { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 };
+    const v2 = { templateCorrelation: 0.9, relativeRmsDifference: 0.1 } as BeatContext['morphology'];
+    const v3 = {
+      ...v2,
+      qrsCorrelation: 0.95,
+      qrsWidthSeconds: null,
+      templateQrsWidthSeconds: null,
+    } as BeatContext['morphology'];
+    assert.equal(beatSchemaVersionOf({ rr: null, morphology: null }), 1);
+    assert.equal(beatSchemaVersionOf({ rr, morphology: null }), 1);
+    assert.equal(beatSchemaVersionOf({ rr, morphology: v2 }), 2);
+    assert.equal(beatSchemaVersionOf({ rr, morphology: v3 }), 3, 'a flat QRS (null widths) is still v3');
+    assert.deepEqual(
+      BEAT_FEATURE_SETS.map((set) => beatSchemaVersionNeeded(set)),
+      [1, 2, 2, 3],
+    );
   });
 
   it('maps a model head size back to its feature set, with a typed error otherwise', () => {
