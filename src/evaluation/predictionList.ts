@@ -1,6 +1,6 @@
 /**
  * One line per scored beat, for error analysis: which beats of which record were called what, with the
- * scalar features the model saw. CSV (RFC 4180; source names are quoted when they need it), written in
+ * class probabilities (to study operating points other than arg-max) and the scalar features the model saw. CSV (RFC 4180; source names are quoted when they need it), written in
  * chunks so a long test set never sits in memory as one string.
  */
 import * as fs from 'node:fs';
@@ -13,6 +13,8 @@ export interface PredictionListInput {
   labels: ArrayLike<number>;
   predictions: ArrayLike<number>;
   classes: readonly string[];
+  /** Row-major [beats, classes.length] softmax probabilities. */
+  probabilities: ArrayLike<number>;
   /** Row-major [beats, featureNames.length]. */
   features: ArrayLike<number>;
   featureNames: readonly string[];
@@ -28,7 +30,17 @@ export function* predictionListLines(input: PredictionListInput): Generator<stri
     throw new RangeError('labels, predictions, sources and positions must have one entry per beat');
   if (input.features.length !== n * f)
     throw new RangeError(`expected ${n * f} feature values, got ${input.features.length}`);
-  yield ['source', 'rPeakSampleIndex', 'reference', 'predicted', ...input.featureNames]
+  const k = input.classes.length;
+  if (input.probabilities.length !== n * k)
+    throw new RangeError(`expected ${n * k} probabilities, got ${input.probabilities.length}`);
+  yield [
+    'source',
+    'rPeakSampleIndex',
+    'reference',
+    'predicted',
+    ...input.classes.map((c) => `p(${c})`),
+    ...input.featureNames,
+  ]
     .map(csvField)
     .join(',');
   for (let i = 0; i < n; i++) {
@@ -38,6 +50,7 @@ export function* predictionListLines(input: PredictionListInput): Generator<stri
       input.classes[input.labels[i]],
       input.classes[input.predictions[i]],
     ];
+    for (let c = 0; c < k; c++) row.push(String(Math.round(input.probabilities[i * k + c] * 1e4) / 1e4));
     for (let k = 0; k < f; k++) row.push(String(Math.round(input.features[i * f + k] * 1e4) / 1e4));
     yield row.join(',');
   }

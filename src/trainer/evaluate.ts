@@ -13,6 +13,8 @@ export interface EvaluationResult {
   accuracy: number;
   /** Predicted class per example, in input order. */
   predictions: Int32Array;
+  /** Softmax probabilities, row-major [count, classes]: what an operating point other than arg-max needs. */
+  probabilities: Float32Array;
 }
 
 /** Rows [count, F] of a flat feature array as a tensor; undefined when the model takes no features. */
@@ -45,18 +47,25 @@ export function evaluateModel(
   const [h, w, c] = model.inputShape;
   const size = h * w * c;
   const predictions = new Int32Array(count);
+  const k = model.numClasses;
+  const probabilities = new Float32Array(count * k);
   let lossSum = 0;
   let correct = 0;
   const snapshot = new InferenceSnapshot(model);
   try {
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
-      const [loss, predicted] = tf.tidy(() => {
+      const [loss, predicted, p] = tf.tidy(() => {
         const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, h, w, c]);
         const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
         const logits = snapshot.logits(x, featureTensor(features, n, model.featureCount, start));
-        return [softmaxCrossEntropy(logits, y).dataSync()[0], tf.argMax(logits, 1).dataSync() as Int32Array];
+        return [
+          softmaxCrossEntropy(logits, y).dataSync()[0],
+          tf.argMax(logits, 1).dataSync() as Int32Array,
+          tf.softmax(logits).dataSync() as Float32Array,
+        ] as const;
       });
+      probabilities.set(p, start * k);
       lossSum += loss * n;
       for (let i = 0; i < n; i++) {
         predictions[start + i] = predicted[i];
@@ -66,5 +75,10 @@ export function evaluateModel(
   } finally {
     snapshot.dispose();
   }
-  return { loss: count > 0 ? lossSum / count : 0, accuracy: count > 0 ? correct / count : 0, predictions };
+  return {
+    loss: count > 0 ? lossSum / count : 0,
+    accuracy: count > 0 ? correct / count : 0,
+    predictions,
+    probabilities,
+  };
 }

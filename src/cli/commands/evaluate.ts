@@ -182,6 +182,7 @@ export function register(program: Command): void {
           labels: test.labels,
           predictions: result.predictions,
           classes: encoder.classes,
+          probabilities: result.probabilities,
           features: test.features,
           featureNames: featureNamesOf(encoder.featureSet),
         });
