@@ -39,7 +39,7 @@ import { getCodecs } from '../src/schemas/codec';
 import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
 import { AdaptiveTrainer, type TrainerState } from '../src/trainer/adaptiveTrainer';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/trainer/checkpoint';
+import { checkpointName, latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/trainer/checkpoint';
 import { beatSchemaVersionNeeded } from '../src/trainer/beatFeatures';
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
@@ -139,6 +139,12 @@ export async function runTraining(
   backend: string,
   log: (line: string) => void,
   onProgress: (p: TrainProgress) => void = () => undefined,
+  /**
+   * Just before each checkpoint is written (its directory name): where a caller records what goes with it.
+   * Before, not after: a kill between the two then leaves a record without a checkpoint (harmless: a
+   * resume uses an older checkpoint), never a checkpoint without its record.
+   */
+  beforeCheckpoint: (name: string) => void | Promise<void> = () => undefined,
 ): Promise<TrainRunResult> {
   fs.mkdirSync(config.outDir, { recursive: true });
   const runFilePath = path.join(config.outDir, 'run.json');
@@ -339,6 +345,7 @@ export async function runTraining(
           );
         }
       }
+      await beforeCheckpoint(checkpointName(trainer.nextEpoch - 1));
       await saveCheckpoint(config.outDir, trainer);
       await publishEvents();
     }

@@ -7,6 +7,11 @@
  * `small` keeps the algorithm and shrinks the budget to run in minutes on 2 CPU cores: depths 14 -> 26 ->
  * 50 (two growths, as in the paper's 14,50 pair), about 6,000 beats, 16 epochs, W 3, reserve 5, 20 power
  * iterations per conv per epoch (warm-started).
+ *
+ * `--resume` continues a benchmark that was stopped (the paper scale takes many hours on a CPU): each mode
+ * resumes from its newest checkpoint, a mode that finished is not trained again, and wall-clock time and
+ * energy add up over the sessions (both are checkpointed). It refuses a directory benchmarked with other
+ * settings.
  */
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -38,6 +43,35 @@ interface Flags {
   dataDir?: string;
   brokers?: string;
   json?: boolean;
+  resume?: boolean;
+}
+
+/** What must not change between the sessions of one benchmark (`<out>/bench.json`). */
+interface BenchSettings {
+  scale: string;
+  protocol: Protocol;
+  initialDepth: number;
+  finalDepth: number;
+  epochs: number;
+  limitBeats: number | null;
+  records: string;
+}
+
+/**
+ * The settings a benchmark directory was started with, checked against this session's: a typed error
+ * naming each difference (resuming would mix two benchmarks in one comparison).
+ */
+export function checkResumedSettings(file: string, settings: BenchSettings): void {
+  if (!fs.existsSync(file)) return;
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<BenchSettings>;
+  const differences = (Object.keys(settings) as (keyof BenchSettings)[])
+    .filter((k) => saved[k] !== settings[k])
+    .map((k) => `${k} ${JSON.stringify(saved[k])} -> ${JSON.stringify(settings[k])}`);
+  if (differences.length > 0)
+    throw new ConfigError(
+      `${path.dirname(file)} holds a benchmark started with other settings (${differences.join(', ')}): resume with the same flags, or leave out --resume to start over`,
+      'resume',
+    );
 }
 
 export const SMALL_SCALE: Partial<TrainingConfig> & { limitBeats?: number } = {
@@ -70,7 +104,11 @@ export function register(bench: Command): void {
     .option('--out <dir>', 'where both runs and the comparison go', 'out/bench-adaptive-vs-vanilla')
     .option('--records <list>', '"all" or record names', 'all')
     .option('--topic-prefix <prefix>', 'prefix for every topic name', '')
-    .option('--tf-backend <name>', 'auto, native, gpu or js');
+    .option('--tf-backend <name>', 'auto, native, gpu or js')
+    .option(
+      '--resume',
+      'continue a stopped benchmark in --out: each mode from its newest checkpoint; a finished mode is kept',
+    );
   addDataDirOption(cmd);
   addBrokersOption(cmd);
   addJsonOption(cmd);
@@ -147,11 +185,30 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
   const obs = await Observability.start({ metrics: false });
   const metrics = obs.metrics;
   const out = path.resolve(flags.out);
-  if (fs.existsSync(out)) fs.rmSync(out, { recursive: true });
+  const settings: BenchSettings = {
+    scale: flags.scale,
+    protocol: flags.protocol,
+    initialDepth,
+    finalDepth,
+    epochs: base.epochs,
+    limitBeats: limitBeats ?? null,
+    records: flags.records,
+  };
+  const settingsFile = path.join(out, 'bench.json');
+  if (flags.resume === true) checkResumedSettings(settingsFile, settings);
+  else if (fs.existsSync(out)) fs.rmSync(out, { recursive: true });
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(settingsFile, `${JSON.stringify(settings, null, 1)}\n`);
   try {
     await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers);
-    const run = (mode: 'adaptive' | 'vanilla') =>
-      trainOnce(
+    const run = async (mode: 'adaptive' | 'vanilla'): Promise<TrainingSummary> => {
+      // report.json is written when a mode has finished (and trained and tested its model).
+      const finished = path.join(out, mode, 'report.json');
+      if (flags.resume === true && fs.existsSync(finished)) {
+        log(`bench adaptive-vs-vanilla: ${mode} finished in an earlier session (${finished})`);
+        return JSON.parse(fs.readFileSync(finished, 'utf8')) as TrainingSummary;
+      }
+      return trainOnce(
         bus,
         {
           training: { ...base, mode },
@@ -162,12 +219,13 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
           outDir: path.join(out, mode),
           limitBeats,
           shuffleCapacity: 20_000,
-          resume: false,
+          resume: flags.resume === true,
         },
         runtime,
         metrics,
         obs.energy,
       );
+    };
     const adaptive = await run('adaptive');
     const vanilla = await run('vanilla');
     if (adaptive.testAccuracy === null || vanilla.testAccuracy === null)

@@ -11,7 +11,9 @@ import { BatchingSink } from '../bus/sink';
 import type { Bus } from '../bus/types';
 import { ConfigError } from '../errors';
 import { sensitivityAndPredictivity } from '../evaluation/classification';
+import { addEnergy, EnergyLedger, NO_ENERGY, type EnergyTotal } from '../energy/ledger';
 import type { EnergyTracker } from '../energy/tracker';
+import { latestCheckpoint } from '../trainer/checkpoint';
 import type { Metrics } from '../metrics/registry';
 import { DEFAULT_SPLIT_SEED, type Protocol } from '../protocols/split';
 import { writeRunPictures } from '../report/trainingReport';
@@ -382,6 +384,18 @@ export async function trainOnce(
   metrics: Metrics,
   energy?: Pick<EnergyTracker, 'begin'>,
 ): Promise<TrainingSummary> {
+  // Energy over sessions: a resumed run starts from what the ledger recorded with its checkpoint (unknown
+  // when the checkpoint predates the ledger: then the report says null rather than one session's share).
+  const ledger = new EnergyLedger(path.join(options.outDir, 'energy.json'));
+  const resumeFrom = options.resume ? latestCheckpoint(options.outDir) : undefined;
+  let before: EnergyTotal | undefined = NO_ENERGY;
+  if (resumeFrom !== undefined) {
+    before = ledger.at(path.basename(resumeFrom));
+    if (before === undefined && energy !== undefined)
+      log(
+        `train: no energy recorded with ${resumeFrom}; the report's energy stays empty (only this session would be counted)`,
+      );
+  } else ledger.reset();
   const span = energy?.begin('training');
   const eventsSink = new BatchingSink(await bus.producer());
   const deadLetterSink = new BatchingSink(await bus.producer());
@@ -427,9 +441,15 @@ export async function trainOnce(
         }
         progress?.update(p.examples);
       },
+      async (checkpoint) => {
+        if (span === undefined || before === undefined) return;
+        ledger.record(checkpoint, addEnergy(before, await span.peek()));
+      },
     );
     progress?.finish();
-    const energyReport = await span?.end();
+    const sessionEnergy = await span?.end();
+    const energyTotal =
+      sessionEnergy === undefined || before === undefined ? undefined : addEnergy(before, sessionEnergy);
     const pictures = writeRunPictures(path.join(options.outDir, 'report'), {
       mode: options.training.mode,
       state: result.state,
@@ -463,10 +483,10 @@ export async function trainOnce(
         recall,
         f1,
       })),
-      energyKwh: energyReport?.energyKwh ?? null,
-      co2eqGrams: energyReport?.co2eqGrams ?? null,
-      energyMethod: energyReport?.method ?? null,
-      energyEstimated: energyReport?.estimated ?? null,
+      energyKwh: energyTotal?.energyKwh ?? null,
+      co2eqGrams: energyTotal?.co2eqGrams ?? null,
+      energyMethod: energyTotal?.method ?? null,
+      energyEstimated: energyTotal?.estimated ?? null,
       sSe: s?.se ?? null,
       sPpv: s?.ppv ?? null,
       vSe: v?.se ?? null,

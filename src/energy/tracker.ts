@@ -66,6 +66,11 @@ export interface EnergyReport {
 
 export interface EnergySpan {
   readonly component: EnergyComponent;
+  /**
+   * Take a sample and report the energy attributed to the span so far; it stays open. What a long job
+   * records beside its checkpoints, so that a resumed job can add the energy of the sessions before it.
+   */
+  peek(): Promise<EnergyReport>;
   /** Close the span, take a final sample, and report the energy attributed to it. Idempotent. */
   end(): Promise<EnergyReport>;
 }
@@ -220,6 +225,12 @@ export class EnergyTracker {
     }
     return {
       component,
+      peek: () => {
+        if (state.report !== undefined) return state.report;
+        return this.sample().then(() =>
+          this.makeReport(component, [...state.joules], this.lastAccountMs - state.startMs),
+        );
+      },
       end: () => {
         if (state.report === undefined) {
           this.account(this.now());

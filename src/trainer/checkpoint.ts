@@ -73,6 +73,11 @@ export interface SavedCheckpoint {
   modelVersion: string;
 }
 
+/** The directory name of the checkpoint after (0-based) `epoch`. */
+export function checkpointName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(4, '0')}`;
+}
+
 /** Save the trainer's state after a completed epoch; keeps the newest `keep` checkpoints. */
 export async function saveCheckpoint(
   root: string,
@@ -81,7 +86,7 @@ export async function saveCheckpoint(
 ): Promise<SavedCheckpoint> {
   const state = trainer.snapshot();
   const epoch = state.nextEpoch - 1;
-  const name = `epoch-${String(epoch).padStart(4, '0')}`;
+  const name = checkpointName(epoch);
   const checkpoints = path.join(root, 'checkpoints');
   fs.mkdirSync(checkpoints, { recursive: true });
   const finalDir = path.join(checkpoints, name);

@@ -276,5 +276,22 @@ describe('training on the beat stream', () => {
       [3],
     );
     assert.equal(report.finalDepth, 26);
+    // Energy over both sessions: the ledger holds the cumulative energy at every checkpoint, and the report
+    // adds the second session's energy to what the first had spent up to the checkpoint it resumed from.
+    const resumedFrom = /resumed from .*(epoch-000\d)/.exec(resumed.stderr)?.[1] as string;
+    const ledger = JSON.parse(fs.readFileSync(path.join(out, 'energy.json'), 'utf8')) as {
+      checkpoints: Record<string, { energyKwh: number }>;
+    };
+    const kwh = (epoch: number) => ledger.checkpoints[`epoch-${String(epoch).padStart(4, '0')}`]?.energyKwh;
+    for (let e = 0; e < 6; e++) assert.ok(kwh(e) > 0, `energy recorded with checkpoint ${e}`);
+    for (let e = 1; e < 6; e++) assert.ok(kwh(e) > kwh(e - 1), `cumulative at checkpoint ${e}`);
+    const { energyKwh } = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as {
+      energyKwh: number;
+    };
+    assert.ok(
+      energyKwh > ledger.checkpoints[resumedFrom].energyKwh,
+      'the report counts the first session too',
+    );
+    assert.ok(energyKwh >= kwh(5), 'and at least what was recorded with the last checkpoint');
   });
 });

@@ -108,6 +108,22 @@ describe('energy tracker', () => {
     close(await counterValue(metrics, 'ecg_energy_device_joules_total', { device: 'cpu' }), 1800);
   });
 
+  it('peek() reports a span so far and leaves it open; end() then includes what came after', async () => {
+    const { tracker, advance } = setup([new FakeSource('cpu', 'measured-rapl', [0, 360, 720])]);
+    await tracker.start();
+    const span = tracker.begin('training');
+    advance(4000);
+    const soFar = await span.peek();
+    close(soFar.devices[0].joules, 360);
+    close(soFar.seconds, 4);
+    close(soFar.energyKwh, (1.5 * 360) / 3.6e6);
+    advance(6000);
+    const total = await span.end();
+    close(total.devices[0].joules, 360 + 720);
+    close(total.seconds, 10);
+    assert.equal(await span.peek(), total, 'a closed span peeks at its final report');
+  });
+
   it('idle time: energy with no span open goes to other', async () => {
     const { tracker, metrics, advance } = setup([new FakeSource('cpu', 'measured-rapl', [0, 100, 50])]);
     await tracker.start();

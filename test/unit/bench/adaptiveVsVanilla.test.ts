@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { checkResumedSettings } from '../../../src/bench/adaptiveVsVanilla';
+import { ConfigError } from '../../../src/errors';
+import { scratchDir } from '../../helpers/scratch';
+
+const paper = {
+  scale: 'paper',
+  protocol: 'intra' as const,
+  initialDepth: 20,
+  finalDepth: 74,
+  epochs: 64,
+  limitBeats: null,
+  records: 'all',
+};
+
+describe('bench adaptive-vs-vanilla --resume', () => {
+  it('continues a benchmark started with the same settings, or a directory without any', () => {
+    const dir = scratchDir('ecgflow-bench-resume-');
+    const file = path.join(dir, 'bench.json');
+    checkResumedSettings(file, paper);
+    fs.writeFileSync(file, JSON.stringify(paper));
+    checkResumedSettings(file, { ...paper });
+  });
+
+  it('refuses other settings, naming each difference', () => {
+    const dir = scratchDir('ecgflow-bench-resume-');
+    const file = path.join(dir, 'bench.json');
+    fs.writeFileSync(file, JSON.stringify(paper));
+    assert.throws(
+      () => checkResumedSettings(file, { ...paper, epochs: 16, finalDepth: 50 }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message.includes('finalDepth 74 -> 50') &&
+        err.message.includes('epochs 64 -> 16') &&
+        err.message.includes(dir),
+    );
+  });
+});
