@@ -34,13 +34,14 @@ import {
 } from '../src/evaluation/classification';
 import type { Metrics } from '../src/metrics/registry';
 import { recordTrainingEvent } from '../src/metrics/trainingMetrics';
-import { saveResNet } from '../src/model/io';
+import { rrRatioMaxOfConfig } from '../src/model/config';
+import { readSavedConfig, saveResNet } from '../src/model/io';
 import { getCodecs } from '../src/schemas/codec';
 import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
 import { AdaptiveTrainer, type TrainerState } from '../src/trainer/adaptiveTrainer';
 import { checkpointName, latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/trainer/checkpoint';
-import { beatSchemaVersionNeeded } from '../src/trainer/beatFeatures';
+import { RR_RATIO_MAX, beatSchemaVersionNeeded } from '../src/trainer/beatFeatures';
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
 import { ExampleEncoder, type ExampleSet, packBatch, type Example } from '../src/trainer/examples';
@@ -179,7 +180,20 @@ export async function runTraining(
   }
   const beatsInLog = run.endOffsets.reduce((a, b) => a + b, 0);
   const seed = config.training.seed;
-  const encoder = new ExampleEncoder(config.beatSamples, config.stft, undefined, config.training.features);
+  // A resumed run reads its features the way its checkpoint's model was trained (a checkpoint from before
+  // the RR ratio cap existed: the legacy cap); a fresh one the current way.
+  const checkpointDir = config.resume ? latestCheckpoint(config.outDir) : undefined;
+  const rrRatioMax =
+    checkpointDir === undefined
+      ? RR_RATIO_MAX
+      : rrRatioMaxOfConfig(readSavedConfig(path.join(checkpointDir, 'model')));
+  const encoder = new ExampleEncoder(
+    config.beatSamples,
+    config.stft,
+    undefined,
+    config.training.features,
+    rrRatioMax,
+  );
   const [h, w] = encoder.imageShape;
   const [mh, mw] = config.training.inputShape;
   if (h !== mh || w !== mw)
@@ -228,7 +242,6 @@ export async function runTraining(
   );
 
   // The trainer, fresh or from the newest checkpoint. Class weights come from this run's training split.
-  const checkpointDir = config.resume ? latestCheckpoint(config.outDir) : undefined;
   const training: TrainingConfig = {
     ...config.training,
     classWeights: classWeightsFor(

@@ -5,6 +5,7 @@
  */
 import { SEED_PAPER_PREPARATION, validatePreparation, type BeatPreparation } from '../beats/preparation';
 import { ConfigError } from '../errors';
+import { LEGACY_RR_RATIO_MAX, RR_RATIO_MAX, validateRrRatioMax } from '../trainer/beatFeatures';
 
 /** The pipeline's spectrogram: STFT of 187 samples, 32-point FFT, hop 4 -> 17 frequency bins x 39 frames. */
 export const SPECTROGRAM_INPUT_SHAPE: readonly [number, number, number] = [17, 39, 1];
@@ -38,6 +39,11 @@ export interface ResNetConfig {
    */
   featureCount?: number;
   /**
+   * Cap of the RR ratios among those features (src/trainer/beatFeatures.ts); absent, as in models saved
+   * before it existed: LEGACY_RR_RATIO_MAX. Saved because a model must read its inputs as it was trained.
+   */
+  rrRatioMax?: number;
+  /**
    * How the beats the model reads are prepared (form, filtering, rate; src/beats/preparation.ts); absent,
    * as in models saved before it existed: the seed paper's (Kachuee form, unfiltered, 125 Hz).
    */
@@ -69,6 +75,11 @@ export function preparationOfConfig(c: Pick<ResNetConfig, 'beats'>): BeatPrepara
   return c.beats === undefined ? { ...SEED_PAPER_PREPARATION } : { ...c.beats };
 }
 
+/** The RR ratio cap a model configuration's features use (the legacy one when the config predates it). */
+export function rrRatioMaxOfConfig(c: Pick<ResNetConfig, 'rrRatioMax'>): number {
+  return c.rrRatioMax ?? LEGACY_RR_RATIO_MAX;
+}
+
 /** n for a depth of 6n+2; throws a ConfigError naming the nearest valid depths otherwise. */
 export function blocksForDepth(depth: number): number {
   const n = (depth - 2) / 6;
@@ -88,6 +99,8 @@ export interface ResNetOptions {
   batchNorm?: Partial<BatchNormConfig>;
   /** Scalar features beside the image (default 0). */
   featureCount?: number;
+  /** Cap of the RR ratios among them (default RR_RATIO_MAX). */
+  rrRatioMax?: number;
   /** Beat preparation (default: the seed paper's). */
   beats?: BeatPreparation;
   /** Hidden units in the head (default 0: linear head). */
@@ -107,6 +120,7 @@ export function resnetConfig(options: ResNetOptions): ResNetConfig {
     stepSizes: [0, 1, 2].map(() => new Array<number>(n).fill(h)),
     batchNorm: { ...DEFAULT_BATCH_NORM, ...options.batchNorm },
     featureCount: options.featureCount ?? 0,
+    rrRatioMax: options.rrRatioMax ?? RR_RATIO_MAX,
     beats: { ...(options.beats ?? SEED_PAPER_PREPARATION) },
     headHiddenUnits: options.headHiddenUnits ?? 0,
   });
@@ -159,6 +173,7 @@ export function validateConfig(c: ResNetConfig): ResNetConfig {
   });
   if (c.featureCount !== undefined && !(Number.isInteger(c.featureCount) && c.featureCount >= 0))
     throw new ConfigError(`featureCount must be an integer >= 0, got ${c.featureCount}`, 'featureCount');
+  if (c.rrRatioMax !== undefined) validateRrRatioMax(c.rrRatioMax);
   if (c.beats !== undefined) validatePreparation(c.beats);
   if (c.headHiddenUnits !== undefined) validateHeadHiddenUnits(c.headHiddenUnits);
   const bn = c.batchNorm;

@@ -11,7 +11,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import type { BeatPreparation } from '../beats/preparation';
-import { type BatchNormConfig, type ResNetConfig, preparationOfConfig, validateConfig } from './config';
+import {
+  type BatchNormConfig,
+  type ResNetConfig,
+  preparationOfConfig,
+  rrRatioMaxOfConfig,
+  validateConfig,
+} from './config';
 
 export interface BatchNormState {
   gamma: tf.Variable<tf.Rank.R1>;
@@ -58,6 +64,8 @@ export interface ResNetParts {
   numClasses: number;
   /** Scalar features concatenated with the pooled image features before the head. */
   featureCount: number;
+  /** Cap of the RR ratios among those features (part of its input contract, like `beats`). */
+  rrRatioMax: number;
   /** How the beats this network reads are prepared (part of its input contract). */
   beats: BeatPreparation;
   batchNorm: BatchNormConfig;
@@ -210,6 +218,7 @@ export class ResNet implements ResNetParts {
   readonly inputShape: [number, number, number];
   readonly numClasses: number;
   readonly featureCount: number;
+  readonly rrRatioMax: number;
   readonly beats: BeatPreparation;
   readonly batchNorm: BatchNormConfig;
   readonly stem: ConvBn;
@@ -220,6 +229,7 @@ export class ResNet implements ResNetParts {
     this.inputShape = [...parts.inputShape] as [number, number, number];
     this.numClasses = parts.numClasses;
     this.featureCount = parts.featureCount;
+    this.rrRatioMax = parts.rrRatioMax;
     this.beats = { ...parts.beats };
     this.batchNorm = { ...parts.batchNorm };
     this.stem = parts.stem;
@@ -260,6 +270,7 @@ export class ResNet implements ResNetParts {
       inputShape: config.inputShape,
       numClasses: config.numClasses,
       featureCount,
+      rrRatioMax: rrRatioMaxOfConfig(config),
       beats: preparationOfConfig(config),
       batchNorm: config.batchNorm,
       stem,
@@ -288,6 +299,7 @@ export class ResNet implements ResNetParts {
       stepSizes: this.stages.map((s) => s.blocks.map((b) => b.stepSize)),
       batchNorm: { ...this.batchNorm },
       featureCount: this.featureCount,
+      rrRatioMax: this.rrRatioMax,
       beats: { ...this.beats },
       headHiddenUnits: this.head.hidden?.bias.shape[0] ?? 0,
     };

@@ -434,7 +434,9 @@ export class ServeEngine {
     const f = model.featureCount;
     if (f > 0) {
       if (this.features.length < batch.length * f) this.features = new Float32Array(batch.length * f);
-      batch.forEach((p, i) => writeBeatFeatures(model.featureSet, p.beat, this.features, i * f));
+      batch.forEach((p, i) =>
+        writeBeatFeatures(model.featureSet, p.beat, this.features, i * f, model.rrRatioMax),
+      );
     }
     const { probabilities, predicted } = classifyImages(
       model,

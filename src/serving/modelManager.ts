@@ -31,6 +31,8 @@ export interface LoadedModel {
   /** Scalar features the model takes beside the image (`none` for image-only models). */
   featureSet: BeatFeatureSet;
   featureCount: number;
+  /** Cap of the RR ratios among those features (the model's own). */
+  rrRatioMax: number;
   /** How the beats it reads must be cut (its training beats'). */
   beats: BeatPreparation;
   snapshot: InferenceSnapshot;
@@ -147,6 +149,7 @@ export function loadServingModel(dir: string, version: string, expected: Serving
       inputShape: [h, w, c],
       featureSet,
       featureCount: model.featureCount,
+      rrRatioMax: model.rrRatioMax,
       beats: { ...model.beats },
       snapshot,
       loadedAtMs: Date.now(),

@@ -10,7 +10,12 @@
  *   tells a ventricular beat; relative width keeps a bundle-branch-block patient's wide normal beats
  *   ordinary.
  * Values are near 0 for an ordinary beat in a regular rhythm and clipped, so a missed detection cannot
- * produce an extreme input.
+ * produce an extreme input. The RR ratios are capped at `rrRatioMax` (RR_RATIO_MAX for new models; saved
+ * with the model, because a model must read its inputs as it was trained): a compensatory pause after an
+ * ectopic beat is at most about 1.7 times the patient's mean RR, and a longer pause (sinus arrest, block)
+ * says nothing more about the beat before it. Uncapped, the head's weights extrapolate linearly: record
+ * 232's atrial beats, followed by pauses of 2-3 mean RRs, were called ventricular although their shape
+ * matched the patient's own beat.
  */
 import { ConfigError } from '../errors';
 import type { BeatRrIntervals, BeatTemplateComparison } from '../schemas/types';
@@ -59,6 +64,11 @@ const QRS_WIDTH_UNIT_SECONDS = 0.1;
 const RATIO_MIN = 0;
 const RATIO_MAX = 4;
 
+/** Cap of the RR ratios for models trained from now on (see the header). */
+export const RR_RATIO_MAX = 1.5;
+/** The cap of models saved before `rrRatioMax` existed (the general ratio clip). */
+export const LEGACY_RR_RATIO_MAX = RATIO_MAX;
+
 /** What each input of a feature set means, in order (the one table both functions below read). */
 const FEATURE_NAMES: Readonly<Record<BeatFeatureSet, readonly string[]>> = {
   none: [],
@@ -106,14 +116,25 @@ export function featureSetForCount(featureCount: number): BeatFeatureSet {
   );
 }
 
-const clip = (v: number) => Math.min(RATIO_MAX, Math.max(RATIO_MIN, v));
+const clip = (v: number, max = RATIO_MAX) => Math.min(max, Math.max(RATIO_MIN, v));
+
+/** A typed error unless `max` is a usable RR ratio cap (above 1: an ordinary beat must not be clipped). */
+export function validateRrRatioMax(max: number): void {
+  if (!(Number.isFinite(max) && max > 1 && max <= RATIO_MAX))
+    throw new ConfigError(`rrRatioMax must be in (1, ${RATIO_MAX}], got ${max}`, 'rrRatioMax');
+}
 
 /**
  * Write the `rr` features of one beat at `out[offset...]`. Unknown intervals (a segment's first beat, a
  * pause past the look-ahead, beats written before v2 of the schema) fall back to the local mean, i.e. to
  * "an ordinary beat", rather than to a value the network could mistake for a rhythm event.
  */
-function writeRrFeatures(rr: BeatRrIntervals | null, out: Float32Array, offset = 0): void {
+function writeRrFeatures(
+  rr: BeatRrIntervals | null,
+  out: Float32Array,
+  offset: number,
+  rrRatioMax: number,
+): void {
   if (rr === null) {
     out.fill(0, offset, offset + RR_FEATURE_NAMES.length);
     return;
@@ -122,10 +143,10 @@ function writeRrFeatures(rr: BeatRrIntervals | null, out: Float32Array, offset =
   const long = rr.longMeanSeconds > 0 ? rr.longMeanSeconds : local;
   const pre = rr.preSeconds ?? local;
   const post = rr.postSeconds ?? local;
-  out[offset] = clip(pre / long) - 1;
-  out[offset + 1] = clip(post / long) - 1;
-  out[offset + 2] = clip(local / long) - 1;
-  out[offset + 3] = clip(pre / local) - 1;
+  out[offset] = clip(pre / long, rrRatioMax) - 1;
+  out[offset + 1] = clip(post / long, rrRatioMax) - 1;
+  out[offset + 2] = clip(local / long, rrRatioMax) - 1;
+  out[offset + 3] = clip(pre / local, rrRatioMax) - 1;
   out[offset + 4] = clip(pre) - TYPICAL_RR_SECONDS;
 }
 
@@ -150,15 +171,19 @@ function writeQrsFeatures(m: BeatTemplateComparison | null, out: Float32Array, o
     width === null || templateWidth === null || !(templateWidth > 0) ? 0 : clip(width / templateWidth) - 1;
 }
 
-/** Write the features of `set` for one beat at `out[offset...]` (nothing for `none`). */
+/**
+ * Write the features of `set` for one beat at `out[offset...]` (nothing for `none`), RR ratios capped at
+ * `rrRatioMax` (the model's).
+ */
 export function writeBeatFeatures(
   set: BeatFeatureSet,
   beat: BeatContext,
   out: Float32Array,
-  offset = 0,
+  offset: number,
+  rrRatioMax: number,
 ): void {
   if (set === 'none') return;
-  writeRrFeatures(beat.rr, out, offset);
+  writeRrFeatures(beat.rr, out, offset, rrRatioMax);
   if (set === 'rr') return;
   writeMorphologyFeatures(beat.morphology, out, offset + RR_FEATURE_NAMES.length);
   if (set === 'rr-morphology-qrs')
@@ -170,8 +195,12 @@ export function writeBeatFeatures(
 }
 
 /** The features of one beat for a feature set (an empty array for `none`). */
-export function beatFeatures(set: BeatFeatureSet, beat: BeatContext): Float32Array {
+export function beatFeatures(
+  set: BeatFeatureSet,
+  beat: BeatContext,
+  rrRatioMax = RR_RATIO_MAX,
+): Float32Array {
   const out = new Float32Array(featureCountOf(set));
-  writeBeatFeatures(set, beat, out);
+  writeBeatFeatures(set, beat, out, 0, rrRatioMax);
   return out;
 }

@@ -7,7 +7,7 @@ import { Stft, type StftConfig } from '../dsp/stft';
 import type { BeatRrIntervals, BeatTemplateComparison } from '../schemas/types';
 import { AAMI_CLASSES } from '../wfdb/labels';
 import type { ImageBatch } from './adaptiveTrainer';
-import { beatFeatures, featureCountOf, type BeatFeatureSet } from './beatFeatures';
+import { RR_RATIO_MAX, beatFeatures, featureCountOf, type BeatFeatureSet } from './beatFeatures';
 
 export interface LabelledBeat {
   samples: ArrayLike<number>;
@@ -37,6 +37,8 @@ export class ExampleEncoder {
     stft: Partial<StftConfig> = {},
     classes: readonly string[] = AAMI_CLASSES,
     readonly featureSet: BeatFeatureSet = 'none',
+    /** The model's cap of the RR ratios (src/trainer/beatFeatures.ts). */
+    readonly rrRatioMax: number = RR_RATIO_MAX,
   ) {
     this.stft = new Stft(stft);
     this.featureCount = featureCountOf(featureSet);
@@ -67,7 +69,11 @@ export class ExampleEncoder {
     return {
       image: this.stft.compute(beat.samples),
       label,
-      features: beatFeatures(this.featureSet, { rr: beat.rr ?? null, morphology: beat.morphology ?? null }),
+      features: beatFeatures(
+        this.featureSet,
+        { rr: beat.rr ?? null, morphology: beat.morphology ?? null },
+        this.rrRatioMax,
+      ),
     };
   }
 }

@@ -32,6 +32,7 @@ export function growResNet(model: ResNet, hFactor = 0.5): ResNet {
     inputShape: model.inputShape,
     numClasses: model.numClasses,
     featureCount: model.featureCount,
+    rrRatioMax: model.rrRatioMax,
     beats: model.beats,
     batchNorm: model.batchNorm,
     stem: cloneConvBn(model.stem),

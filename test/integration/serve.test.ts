@@ -76,7 +76,7 @@ function offlineClasses(modelDir: string, beats: readonly BeatSpectrogram[]): Ma
     const f = model.featureCount;
     const features = new Float32Array(beats.length * f);
     const set = featureSetForCount(f);
-    beats.forEach((b, i) => writeBeatFeatures(set, b, features, i * f));
+    beats.forEach((b, i) => writeBeatFeatures(set, b, features, i * f, model.rrRatioMax));
     const { predictions } = evaluateModel(
       model,
       images,

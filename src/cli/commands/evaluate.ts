@@ -111,8 +111,15 @@ export function register(program: Command): void {
     try {
       await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers, model.beats);
       await bus.ensureTopics([{ topic: topics.deadLetter, partitions: 1 }]);
-      // The model's own head says which scalar features it takes (none for image-only models).
-      const encoder = new ExampleEncoder(187, {}, undefined, featureSetForCount(model.featureCount));
+      // The model's own head says which scalar features it takes (none for image-only models), its config
+      // how they were capped.
+      const encoder = new ExampleEncoder(
+        187,
+        {},
+        undefined,
+        featureSetForCount(model.featureCount),
+        model.rrRatioMax,
+      );
       const beatLog: BeatLog = {
         bus,
         topic: beatsTopic,

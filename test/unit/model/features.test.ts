@@ -6,6 +6,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../../src/errors';
 import { resnetConfig, resnetParamCount } from '../../../src/model/config';
+import { LEGACY_RR_RATIO_MAX, RR_RATIO_MAX } from '../../../src/trainer/beatFeatures';
 import { InferenceSnapshot, predictLogits } from '../../../src/model/forward';
 import { loadResNet, saveResNet } from '../../../src/model/io';
 import { softmaxCrossEntropy } from '../../../src/model/ops';
@@ -30,11 +31,13 @@ describe('scalar features beside the image', () => {
       assert.equal(model.paramCount() - resnetParamCount(2, 1, 3), 5 * 3);
       const grown = growResNet(model);
       assert.equal(grown.featureCount, 5);
+      assert.equal(grown.rrRatioMax, RR_RATIO_MAX, 'the RR ratio cap is part of the input contract');
       assert.equal(grown.paramCount(), resnetParamCount(4, 1, 3, 5));
       grown.dispose();
       await saveResNet(model, dir);
       const loaded = loadResNet(dir);
       assert.equal(loaded.featureCount, 5);
+      assert.equal(loaded.rrRatioMax, RR_RATIO_MAX);
       const x = tf.randomNormal([2, 9, 13, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
       const f = tf.tensor2d([0, 1, 0, 0, -1, 0.5, 0, 0, 0, 0], [2, 5]);
       const a = predictLogits(model, x, f);
@@ -42,6 +45,32 @@ describe('scalar features beside the image', () => {
       assert.deepEqual(Array.from(b.dataSync()), Array.from(a.dataSync()));
       tf.dispose([x, f, a, b]);
       loaded.dispose();
+    } finally {
+      model.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a model saved before the RR ratio cap existed reads its features with the legacy cap', async () => {
+    const model = small(5);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-features-'));
+    try {
+      await saveResNet(model, dir);
+      const file = path.join(dir, 'config.json');
+      const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { config: Record<string, unknown> };
+      assert.equal(saved.config.rrRatioMax, RR_RATIO_MAX);
+      delete saved.config.rrRatioMax;
+      fs.writeFileSync(file, JSON.stringify(saved));
+      const legacy = loadResNet(dir);
+      assert.equal(legacy.rrRatioMax, LEGACY_RR_RATIO_MAX);
+      assert.equal(legacy.config.rrRatioMax, LEGACY_RR_RATIO_MAX, 'and says so when saved again');
+      legacy.dispose();
+      saved.config.rrRatioMax = 0.5;
+      fs.writeFileSync(file, JSON.stringify(saved));
+      assert.throws(
+        () => loadResNet(dir),
+        (err: unknown) => err instanceof Error && /rrRatioMax must be in \(1, 4\], got 0.5/.test(err.message),
+      );
     } finally {
       model.dispose();
       fs.rmSync(dir, { recursive: true, force: true });

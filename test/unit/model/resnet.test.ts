@@ -78,6 +78,7 @@ describe('ResNet structure', () => {
       inputShape: base.inputShape,
       numClasses: base.numClasses,
       featureCount: base.featureCount,
+      rrRatioMax: base.rrRatioMax,
       beats: base.beats,
       batchNorm: base.batchNorm,
       stem: base.stem,

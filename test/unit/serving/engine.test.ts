@@ -17,10 +17,13 @@ import type { DecodedMessage } from '../../../src/bus/deadLetter';
 import { BatchingSink } from '../../../src/bus/sink';
 import { Metrics } from '../../../src/metrics/registry';
 import { resnetConfig } from '../../../src/model/config';
-import { saveResNet } from '../../../src/model/io';
+import { loadResNet, saveResNet } from '../../../src/model/io';
+import { predictLogits } from '../../../src/model/forward';
+import * as tf from '@tensorflow/tfjs';
+import { beatFeatures, LEGACY_RR_RATIO_MAX, RR_RATIO_MAX } from '../../../src/trainer/beatFeatures';
 import { ResNet } from '../../../src/model/resnet';
 import { getCodecs } from '../../../src/schemas/codec';
-import type { PredictionV1, SampleChunkV1 } from '../../../src/schemas/types';
+import type { BeatRrIntervals, PredictionV1, SampleChunkV1 } from '../../../src/schemas/types';
 import {
   ServeEngine,
   type PredictionInfo,
@@ -117,6 +120,7 @@ function harness(
   onChunk: (c: SampleChunkLike) => void = () => undefined,
   history?: SampleHistory,
   extra: Partial<ServeEngineDeps> = {},
+  stand: { model?: string; rr?: BeatRrIntervals } = {},
 ): Harness {
   const producer = new RecordingProducer();
   const sink = new BatchingSink(producer, { lingerMs: 0 });
@@ -124,8 +128,9 @@ function harness(
   const infos: PredictionInfo[] = [];
   const times: number[] = [];
   const requests: HistoryRequest[] = [];
+  const initial = stand.model ?? modelA;
   const models = new ModelManager(
-    loadServingModel(modelA, versionOfModelDir(modelA), EXPECTED),
+    loadServingModel(initial, versionOfModelDir(initial), EXPECTED),
     EXPECTED,
     {},
     (fn) => fn(),
@@ -142,7 +147,7 @@ function harness(
         sourceSampleRateHz: 360,
         beatSampleRateHz: 125,
         samples: new Float32Array(187),
-        rr: { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 },
+        rr: stand.rr ?? { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 },
         morphology: {
           templateCorrelation: 1,
           relativeRmsDifference: 0,
@@ -282,6 +287,44 @@ describe('serve engine', () => {
       [versionOfModelDir(modelA), versionOfModelDir(modelA)],
     );
     h.models.dispose();
+  });
+
+  it("computes a feature model's RR features with the model's own cap (a model from before the cap: the legacy one)", async () => {
+    // Same weights twice: one saved now, one with the config of a model saved before the cap existed.
+    const current = path.join(dir, 'rr-current');
+    const legacy = path.join(dir, 'rr-legacy');
+    const m = ResNet.create(resnetConfig({ depth: 8, featureCount: 5 }), { seed: 4 });
+    await saveResNet(m, current);
+    await saveResNet(m, legacy);
+    m.dispose();
+    const file = path.join(legacy, 'config.json');
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { config: Record<string, unknown> };
+    delete saved.config.rrRatioMax;
+    fs.writeFileSync(file, JSON.stringify(saved));
+    // An early beat followed by a pause of 3 mean RRs: the two caps read it differently.
+    const rr = { preSeconds: 0.6, postSeconds: 3, localMeanSeconds: 1, longMeanSeconds: 1 };
+    const served = async (model: string) => {
+      const h = harness({ maxBatchBeats: 1 }, undefined, undefined, {}, { model, rr });
+      await h.engine.handleBatch(decoded([chunk('p', 3)]));
+      h.models.dispose();
+      return h.producer.predictions()[0].probabilities;
+    };
+    const offline = (model: string, cap: number) => {
+      const net = loadResNet(model);
+      const p = tf.tidy(() => {
+        const x = tf.fill([1, 17, 39, 1], 3 / 7) as tf.Tensor4D;
+        const f = tf.tensor2d(beatFeatures('rr', { rr, morphology: null }, cap), [1, 5]);
+        return Array.from(tf.softmax(predictLogits(net, x, f)).dataSync());
+      });
+      net.dispose();
+      return p;
+    };
+    const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) < 1e-5);
+    const fromCurrent = await served(current);
+    const fromLegacy = await served(legacy);
+    assert.ok(close(fromCurrent, offline(current, RR_RATIO_MAX)), 'current model: current cap');
+    assert.ok(close(fromLegacy, offline(legacy, LEGACY_RR_RATIO_MAX)), 'legacy model: legacy cap');
+    assert.ok(!close(fromCurrent, fromLegacy), 'the caps must make a difference for this beat');
   });
 
   it('re-reads the history of a source met mid-stream and feeds it first', async () => {

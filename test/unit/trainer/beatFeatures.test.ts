@@ -10,8 +10,11 @@ import {
   featureCountOf,
   featureNamesOf,
   featureSetForCount,
+  LEGACY_RR_RATIO_MAX,
   QRS_FEATURE_NAMES,
   RR_FEATURE_NAMES,
+  RR_RATIO_MAX,
+  validateRrRatioMax,
 } from '../../../src/trainer/beatFeatures';
 import { classWeightsFor } from '../../../src/trainer/config';
 
@@ -45,7 +48,36 @@ describe('beat features', () => {
       rr: { preSeconds: 30, postSeconds: 0.8, localMeanSeconds: 1, longMeanSeconds: 1 },
       morphology: null,
     });
-    assert.equal(pause[0], 3, 'ratio clipped at 4');
+    near(pause, [RR_RATIO_MAX - 1, -0.2, 0, RR_RATIO_MAX - 1, 4 - 0.8]);
+    const legacy = beatFeatures(
+      'rr',
+      { rr: { preSeconds: 30, postSeconds: 0.8, localMeanSeconds: 1, longMeanSeconds: 1 }, morphology: null },
+      LEGACY_RR_RATIO_MAX,
+    );
+    assert.equal(legacy[0], 3, 'models from before the cap read ratios clipped at 4');
+  });
+
+  it('caps the RR ratios: a long pause after a premature beat reads like a compensatory pause', () => {
+    // Record 232's pattern: an early atrial beat followed by a pause of 3 mean RRs. Past the cap the pause
+    // adds nothing, so the head cannot extrapolate it into "ventricular".
+    const at = (postSeconds: number) =>
+      beatFeatures('rr', {
+        rr: { preSeconds: 0.7, postSeconds, localMeanSeconds: 1, longMeanSeconds: 1 },
+        morphology: null,
+      });
+    near(at(3), Array.from(at(RR_RATIO_MAX)));
+    near(at(1.3), [0.7 - 1, 1.3 - 1, 0, 0.7 - 1, 0.7 - 0.8]);
+    assert.ok(RR_RATIO_MAX > 1.3, 'an ordinary compensatory pause is not clipped');
+  });
+
+  it('refuses an RR ratio cap that would clip ordinary beats or exceed the general clip', () => {
+    for (const bad of [1, 0.5, 5, Number.NaN])
+      assert.throws(
+        () => validateRrRatioMax(bad),
+        (err: unknown) => err instanceof ConfigError && err.location.field === 'rrRatioMax',
+      );
+    validateRrRatioMax(RR_RATIO_MAX);
+    validateRrRatioMax(LEGACY_RR_RATIO_MAX);
   });
 
   it('rr-morphology: the rr features, then 1 - correlation and the relative RMS difference', () => {
