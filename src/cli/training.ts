@@ -388,14 +388,13 @@ export async function trainOnce(
   // when the checkpoint predates the ledger: then the report says null rather than one session's share).
   const ledger = new EnergyLedger(path.join(options.outDir, 'energy.json'));
   const resumeFrom = options.resume ? latestCheckpoint(options.outDir) : undefined;
-  let before: EnergyTotal | undefined = NO_ENERGY;
-  if (resumeFrom !== undefined) {
-    before = ledger.at(path.basename(resumeFrom));
-    if (before === undefined && energy !== undefined)
-      log(
-        `train: no energy recorded with ${resumeFrom}; the report's energy stays empty (only this session would be counted)`,
-      );
-  } else ledger.reset();
+  if (resumeFrom === undefined) ledger.reset();
+  const before: EnergyTotal | undefined =
+    resumeFrom === undefined ? NO_ENERGY : ledger.at(path.basename(resumeFrom));
+  if (before === undefined && energy !== undefined)
+    log(
+      `train: no energy recorded with ${resumeFrom}; the report's energy stays empty (only this session would be counted)`,
+    );
   const span = energy?.begin('training');
   const eventsSink = new BatchingSink(await bus.producer());
   const deadLetterSink = new BatchingSink(await bus.producer());

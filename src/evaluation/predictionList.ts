@@ -1,7 +1,8 @@
 /**
  * One line per scored beat, for error analysis: which beats of which record were called what, with the
- * class probabilities (to study operating points other than arg-max) and the scalar features the model saw. CSV (RFC 4180; source names are quoted when they need it), written in
- * chunks so a long test set never sits in memory as one string.
+ * class probabilities (to study operating points other than arg-max) and the scalar features the model
+ * saw. CSV (RFC 4180; source names are quoted when they need it), written in chunks so a long test set
+ * never sits in memory as one string.
  */
 import * as fs from 'node:fs';
 
@@ -20,6 +21,9 @@ export interface PredictionListInput {
   featureNames: readonly string[];
 }
 
+/** Numbers to 4 decimals: enough to read a probability or a feature, and a short line. */
+const fourDecimals = (v: number): string => String(Math.round(v * 1e4) / 1e4);
+
 const csvField = (v: string): string => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 /** The CSV lines (header first), generated lazily. */
@@ -30,9 +34,9 @@ export function* predictionListLines(input: PredictionListInput): Generator<stri
     throw new RangeError('labels, predictions, sources and positions must have one entry per beat');
   if (input.features.length !== n * f)
     throw new RangeError(`expected ${n * f} feature values, got ${input.features.length}`);
-  const k = input.classes.length;
-  if (input.probabilities.length !== n * k)
-    throw new RangeError(`expected ${n * k} probabilities, got ${input.probabilities.length}`);
+  const classCount = input.classes.length;
+  if (input.probabilities.length !== n * classCount)
+    throw new RangeError(`expected ${n * classCount} probabilities, got ${input.probabilities.length}`);
   yield [
     'source',
     'rPeakSampleIndex',
@@ -50,8 +54,8 @@ export function* predictionListLines(input: PredictionListInput): Generator<stri
       input.classes[input.labels[i]],
       input.classes[input.predictions[i]],
     ];
-    for (let c = 0; c < k; c++) row.push(String(Math.round(input.probabilities[i * k + c] * 1e4) / 1e4));
-    for (let k = 0; k < f; k++) row.push(String(Math.round(input.features[i * f + k] * 1e4) / 1e4));
+    for (let c = 0; c < classCount; c++) row.push(fourDecimals(input.probabilities[i * classCount + c]));
+    for (let k = 0; k < f; k++) row.push(fourDecimals(input.features[i * f + k]));
     yield row.join(',');
   }
 }
