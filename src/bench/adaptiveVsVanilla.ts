@@ -63,7 +63,15 @@ interface BenchSettings {
  */
 export function checkResumedSettings(file: string, settings: BenchSettings): void {
   if (!fs.existsSync(file)) return;
-  const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<BenchSettings>;
+  let saved: Partial<BenchSettings>;
+  try {
+    saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<BenchSettings>;
+  } catch (err) {
+    throw new ConfigError(
+      `${file} is not readable JSON (${(err as Error).message}): cannot tell what the benchmark was started with; leave out --resume to start over`,
+      'resume',
+    );
+  }
   const differences = (Object.keys(settings) as (keyof BenchSettings)[])
     .filter((k) => saved[k] !== settings[k])
     .map((k) => `${k} ${JSON.stringify(saved[k])} -> ${JSON.stringify(settings[k])}`);

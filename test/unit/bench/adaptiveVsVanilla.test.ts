@@ -38,4 +38,15 @@ describe('bench adaptive-vs-vanilla --resume', () => {
         err.message.includes(dir),
     );
   });
+
+  it('refuses a settings file it cannot read, naming it', () => {
+    const dir = scratchDir('ecgflow-bench-resume-');
+    const file = path.join(dir, 'bench.json');
+    fs.writeFileSync(file, '{"scale": "paper",');
+    assert.throws(
+      () => checkResumedSettings(file, paper),
+      (err: unknown) =>
+        err instanceof ConfigError && err.message.includes(file) && /not readable JSON/.test(err.message),
+    );
+  });
 });
