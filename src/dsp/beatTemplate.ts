@@ -25,6 +25,13 @@
  * while ventricular beats differ above all in the QRS. With it come the beat's QRS width and the dominant
  * template's (src/dsp/qrsWidth.ts), so that "wide" can be judged against the patient's own beat: a bundle
  * branch block makes every beat wide.
+ *
+ * The P wave is compared on its own too (`pWaveFromSeconds` to `pWaveToSeconds` before the R-peak, where
+ * the beat holds that span): a ventricular beat has no P wave of its own before it, and some ventricular
+ * beats look ordinary on one lead in everything but that (MIT-BIH 233's second ectopic form on MLII: an
+ * ordinary-looking QRS, no P wave, a compensatory pause). The span is small beside the QRS and T wave, so
+ * the whole-beat correlation barely registers a missing P wave. Premature atrial beats also differ there
+ * (their P wave is early, often inside the previous T wave); the RR features tell the two apart.
  */
 import { qrsWidthSeconds } from './qrsWidth';
 
@@ -39,6 +46,13 @@ export interface BeatMorphology {
   qrsWidthSeconds: number | null;
   /** The same for the dominant template the beat was compared with (its own for a first beat). */
   templateQrsWidthSeconds: number | null;
+  /**
+   * Pearson correlation with the template over the P-wave span; 1 for a segment's first beat; null when
+   * the beat does not hold the span (a beat that starts at its R-peak).
+   */
+  pWaveCorrelation: number | null;
+  /** RMS of (beat - template) over the P-wave span relative to the template's RMS there; null likewise. */
+  pWaveRelativeRmsDifference: number | null;
 }
 
 export interface BeatTemplateConfig {
@@ -47,6 +61,10 @@ export interface BeatTemplateConfig {
   leadSeconds: number;
   /** The QRS span compared on its own: this long, centred on the R-peak (clipped to the compared span). */
   qrsSeconds: number;
+  /** Start of the P-wave span, this long before the R-peak (PR interval plus half a QRS, at most). */
+  pWaveFromSeconds: number;
+  /** End of the P-wave span before the R-peak (after the P wave, before the QRS onset). */
+  pWaveToSeconds: number;
   /** A cluster's first beats are averaged equally (weight 1/k); later ones with `updateWeight`. */
   learningBeats: number;
   /** A beat joins (and updates) the best-matching cluster when it correlates at least this much. */
@@ -65,6 +83,8 @@ export const DEFAULT_BEAT_TEMPLATE_CONFIG: Readonly<BeatTemplateConfig> = Object
   compareSeconds: 0.6,
   leadSeconds: 0.2,
   qrsSeconds: 0.2,
+  pWaveFromSeconds: 0.2,
+  pWaveToSeconds: 0.06,
   learningBeats: 8,
   updateMinCorrelation: 0.8,
   updateWeight: 1 / 16,
@@ -132,6 +152,8 @@ export class BeatTemplate {
   private readonly length: number;
   private readonly leadSamples: number;
   private readonly qrsHalfSamples: number;
+  private readonly pWaveFromSamples: number;
+  private readonly pWaveToSamples: number;
   private readonly sampleRateHz: number;
   private readonly decay: number;
   private clusters: Cluster[] = [];
@@ -145,6 +167,14 @@ export class BeatTemplate {
     this.length = Math.max(2, Math.round(this.config.compareSeconds * sampleRateHz));
     this.leadSamples = Math.max(0, Math.round(this.config.leadSeconds * sampleRateHz));
     this.qrsHalfSamples = Math.max(1, Math.round((this.config.qrsSeconds * sampleRateHz) / 2));
+    const { pWaveFromSeconds: pFrom, pWaveToSeconds: pTo } = this.config;
+    // The P-wave span must lie inside the compared span, or no beat would ever hold it.
+    if (!(pFrom > pTo && pTo >= 0 && pFrom <= this.config.leadSeconds))
+      throw new RangeError(
+        `the P-wave span needs leadSeconds >= pWaveFromSeconds > pWaveToSeconds >= 0, got ${this.config.leadSeconds}, ${pFrom}, ${pTo}`,
+      );
+    this.pWaveFromSamples = Math.round(pFrom * sampleRateHz);
+    this.pWaveToSamples = Math.round(pTo * sampleRateHz);
     this.sampleRateHz = sampleRateHz;
     this.decay = Math.pow(0.5, 1 / this.config.countHalfLifeBeats);
   }
@@ -161,6 +191,10 @@ export class BeatTemplate {
     // The R-peak's place in `samples` and in every template (all are cut the same way).
     const r = rPeakOffset - start;
     const width = qrsWidthSeconds(beat, rPeakOffset, this.sampleRateHz);
+    // Only a beat that holds the whole P-wave span is compared there: a part of it would be another span.
+    const pFrom = r - this.pWaveFromSamples;
+    const pTo = r - this.pWaveToSamples;
+    const holdsPWave = pFrom >= 0 && pTo - pFrom >= 2 && pTo <= samples.length;
     if (this.clusters.length === 0) {
       this.clusters.push(this.newCluster(samples));
       this.dominantIndex = 0;
@@ -170,6 +204,8 @@ export class BeatTemplate {
         qrsCorrelation: 1,
         qrsWidthSeconds: width,
         templateQrsWidthSeconds: width,
+        pWaveCorrelation: holdsPWave ? 1 : null,
+        pWaveRelativeRmsDifference: holdsPWave ? 0 : null,
       };
     }
     const dominant = this.clusters[this.dominantIndex];
@@ -181,11 +217,14 @@ export class BeatTemplate {
       Math.min(n, r + this.qrsHalfSamples + 1),
       Math.max(0, r - this.qrsHalfSamples),
     );
+    const pWave = holdsPWave && pTo <= n ? compare(samples, dominant.template, pTo, pFrom) : null;
     const result: BeatMorphology = {
       ...whole,
       qrsCorrelation: qrs.templateCorrelation,
       qrsWidthSeconds: width,
       templateQrsWidthSeconds: qrsWidthSeconds(dominant.template.subarray(0, n), r, this.sampleRateHz),
+      pWaveCorrelation: pWave?.templateCorrelation ?? null,
+      pWaveRelativeRmsDifference: pWave?.relativeRmsDifference ?? null,
     };
     this.learn(samples, whole);
     return result;

@@ -51,6 +51,9 @@ export interface BeatTemplateComparison {
   /** v3: QRS width proxies (s) of the beat and of the dominant template; null when flat or from v2 writers. */
   qrsWidthSeconds: number | null;
   templateQrsWidthSeconds: number | null;
+  /** v4: the P-wave span compared on its own; null when the beat does not hold it or from v3 writers. */
+  pWaveCorrelation: number | null;
+  pWaveRelativeRmsDifference: number | null;
 }
 
 export interface BeatRrIntervals {

@@ -8,7 +8,10 @@
  * - `rr-morphology-qrs`: those, plus the QRS complex on its own: 1 - its correlation with the dominant
  *   beat's, its width (src/dsp/qrsWidth.ts) and its width relative to the dominant beat's. Width is what
  *   tells a ventricular beat; relative width keeps a bundle-branch-block patient's wide normal beats
- *   ordinary.
+ *   ordinary;
+ * - `rr-morphology-qrs-p`: those, plus the P-wave span compared with the dominant beat's (1 - correlation,
+ *   relative RMS difference): a ventricular beat has no P wave of its own. Needs beats that hold the span
+ *   before the R-peak (the centred form).
  * Values are near 0 for an ordinary beat in a regular rhythm and clipped, so a missed detection cannot
  * produce an extreme input. The RR ratios are capped at `rrRatioMax` (RR_RATIO_MAX for new models; saved
  * with the model, because a model must read its inputs as it was trained): a compensatory pause after an
@@ -20,13 +23,14 @@
 import { ConfigError } from '../errors';
 import type { BeatRrIntervals, BeatTemplateComparison } from '../schemas/types';
 
-export type BeatFeatureSet = 'none' | 'rr' | 'rr-morphology' | 'rr-morphology-qrs';
+export type BeatFeatureSet = 'none' | 'rr' | 'rr-morphology' | 'rr-morphology-qrs' | 'rr-morphology-qrs-p';
 
 export const BEAT_FEATURE_SETS: readonly BeatFeatureSet[] = [
   'none',
   'rr',
   'rr-morphology',
   'rr-morphology-qrs',
+  'rr-morphology-qrs-p',
 ];
 
 /** The `rr` features in order (what each head input means; shown in reports). */
@@ -49,6 +53,12 @@ export const QRS_FEATURE_NAMES: readonly string[] = [
   '1 - QRS correlation',
   'QRS width / 100 ms - 1',
   'QRS width / template QRS width - 1',
+];
+
+/** The `rr-morphology-qrs-p` features after the `rr-morphology-qrs` ones. */
+export const P_WAVE_FEATURE_NAMES: readonly string[] = [
+  '1 - P-wave correlation',
+  'P-wave relative RMS difference',
 ];
 
 /** What a beat offers to the feature sets (the beats topic's v2 fields; null for older beats). */
@@ -75,27 +85,44 @@ const FEATURE_NAMES: Readonly<Record<BeatFeatureSet, readonly string[]>> = {
   rr: RR_FEATURE_NAMES,
   'rr-morphology': [...RR_FEATURE_NAMES, ...MORPHOLOGY_FEATURE_NAMES],
   'rr-morphology-qrs': [...RR_FEATURE_NAMES, ...MORPHOLOGY_FEATURE_NAMES, ...QRS_FEATURE_NAMES],
+  'rr-morphology-qrs-p': [
+    ...RR_FEATURE_NAMES,
+    ...MORPHOLOGY_FEATURE_NAMES,
+    ...QRS_FEATURE_NAMES,
+    ...P_WAVE_FEATURE_NAMES,
+  ],
 };
 
 /**
  * The oldest beat schema version that carries everything a feature set reads: v2 added `rr` and
- * `morphology`, v3 the QRS comparison. Older beats would read as "ordinary" on every missing input.
+ * `morphology`, v3 the QRS comparison, v4 the P-wave comparison. Older beats would read as "ordinary" on every missing input.
  */
 const SCHEMA_VERSION_NEEDED: Readonly<Record<BeatFeatureSet, number>> = {
   none: 1,
   rr: 2,
   'rr-morphology': 2,
   'rr-morphology-qrs': 3,
+  'rr-morphology-qrs-p': 4,
 };
+
+/** Feature sets that read the P-wave span, which only a beat holding it before its R-peak has. */
+export function needsPWaveSpan(set: BeatFeatureSet): boolean {
+  return set === 'rr-morphology-qrs-p';
+}
 
 export function beatSchemaVersionNeeded(set: BeatFeatureSet): number {
   return SCHEMA_VERSION_NEEDED[set];
 }
 
-/** The beat schema version a beat's fields show it was written with (1, 2 or 3). */
+/**
+ * The beat schema version a beat's fields show it was written with (1 to 4). A v4 beat that does not
+ * hold the P-wave span (one starting at its R-peak) reads as v3: nothing tells them apart, and neither
+ * has a P-wave comparison to offer.
+ */
 export function beatSchemaVersionOf(beat: BeatContext): number {
   if (beat.rr === null || beat.morphology === null) return 1;
-  return (beat.morphology.qrsCorrelation ?? null) === null ? 2 : 3;
+  if ((beat.morphology.qrsCorrelation ?? null) === null) return 2;
+  return (beat.morphology.pWaveCorrelation ?? null) === null ? 3 : 4;
 }
 
 /** What each input of a feature set means, in order (empty for `none`). */
@@ -172,6 +199,18 @@ function writeQrsFeatures(m: BeatTemplateComparison | null, out: Float32Array, o
 }
 
 /**
+ * Write the P-wave features of one beat at `out[offset...]`. Unknown values (beats written before v4, a
+ * beat without the span) read as a P wave like the template's.
+ */
+function writePWaveFeatures(m: BeatTemplateComparison | null, out: Float32Array, offset = 0): void {
+  const correlation = m?.pWaveCorrelation ?? null;
+  const rms = m?.pWaveRelativeRmsDifference ?? null;
+  out[offset] = correlation === null ? 0 : Math.min(2, Math.max(0, 1 - correlation));
+  // A flat template span (atrial fibrillation: no P wave to learn) makes the ratio large; 4 says enough.
+  out[offset + 1] = rms === null ? 0 : Math.min(4, Math.max(0, rms));
+}
+
+/**
  * Write the features of `set` for one beat at `out[offset...]` (nothing for `none`), RR ratios capped at
  * `rrRatioMax` (the model's).
  */
@@ -186,12 +225,11 @@ export function writeBeatFeatures(
   writeRrFeatures(beat.rr, out, offset, rrRatioMax);
   if (set === 'rr') return;
   writeMorphologyFeatures(beat.morphology, out, offset + RR_FEATURE_NAMES.length);
-  if (set === 'rr-morphology-qrs')
-    writeQrsFeatures(
-      beat.morphology,
-      out,
-      offset + RR_FEATURE_NAMES.length + MORPHOLOGY_FEATURE_NAMES.length,
-    );
+  if (set === 'rr-morphology') return;
+  const qrsOffset = offset + RR_FEATURE_NAMES.length + MORPHOLOGY_FEATURE_NAMES.length;
+  writeQrsFeatures(beat.morphology, out, qrsOffset);
+  if (set === 'rr-morphology-qrs') return;
+  writePWaveFeatures(beat.morphology, out, qrsOffset + QRS_FEATURE_NAMES.length);
 }
 
 /** The features of one beat for a feature set (an empty array for `none`). */

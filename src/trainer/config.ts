@@ -11,7 +11,7 @@ import {
   blocksForDepth,
   validateHeadHiddenUnits,
 } from '../model/config';
-import { BEAT_FEATURE_SETS, type BeatFeatureSet } from './beatFeatures';
+import { BEAT_FEATURE_SETS, needsPWaveSpan, type BeatFeatureSet } from './beatFeatures';
 
 export type TrainingMode = 'adaptive' | 'vanilla';
 
@@ -155,6 +155,11 @@ export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
   validatePreparation(c.beats);
   if (!BEAT_FEATURE_SETS.includes(c.features))
     throw new ConfigError(`features must be one of ${BEAT_FEATURE_SETS.join(', ')}`, 'features');
+  if (needsPWaveSpan(c.features) && c.beats.form !== 'centred')
+    throw new ConfigError(
+      `features ${c.features} compare the P wave before the R-peak, which ${c.beats.form} beats do not hold; use the centred beat form`,
+      'features',
+    );
   validateHeadHiddenUnits(c.headHiddenUnits);
   if (!(c.imageDropout >= 0 && c.imageDropout <= MAX_IMAGE_DROPOUT))
     throw new ConfigError(

@@ -163,7 +163,8 @@ before(async () => {
         batchSize: 64,
         // Beat-context features: live serving must compute them exactly as the offline chain does (MLLP
         // chunks differ from the offline 1 s chunks, so this also checks they do not depend on chunking).
-        features: 'rr-morphology-qrs',
+        // The fullest set, so every field of the beat schema's morphology crosses Kafka.
+        features: 'rr-morphology-qrs-p',
         // Not the default preparation: serve must take it from the model (the offline chain uses it too).
         beats: PREPARATION,
       },

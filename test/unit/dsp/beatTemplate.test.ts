@@ -131,4 +131,60 @@ describe('BeatTemplate', () => {
       assert.equal(ordinary.qrsWidthSeconds, ordinary.templateQrsWidthSeconds);
     });
   });
+
+  describe('the P wave on its own (centred beats, R-peak at sample 93 of 187)', () => {
+    const R = 93;
+    /** A P wave 18 samples (144 ms) before the R-peak unless `withP` is false, the QRS, a T wave. */
+    const centred = (withP: boolean) =>
+      Float64Array.from(
+        { length: 187 },
+        (_, i) =>
+          0.5 +
+          (withP ? 0.08 * Math.exp(-(((i - R + 18) / 3) ** 2)) : 0) +
+          0.4 * Math.exp(-(((i - R) / 2) ** 2)) +
+          0.1 * Math.exp(-(((i - R - 38) / 8) ** 2)),
+      );
+
+    it('a beat without its P wave correlates with the template as a whole, not over the P-wave span', () => {
+      const t = new BeatTemplate(125);
+      const first = t.next(centred(true), R);
+      assert.equal(first.pWaveCorrelation, 1);
+      assert.equal(first.pWaveRelativeRmsDifference, 0);
+      for (let k = 0; k < 20; k++) t.next(centred(true), R);
+      const same = t.next(centred(true), R);
+      assert.ok((same.pWaveCorrelation as number) > 0.999, `${same.pWaveCorrelation}`);
+      const noP = t.next(centred(false), R);
+      assert.ok(noP.templateCorrelation > 0.95, `whole span ${noP.templateCorrelation}`);
+      assert.ok((noP.qrsCorrelation as number) > 0.99, `QRS ${noP.qrsCorrelation}`);
+      // What is left there is the QRS onset's foot: nothing like a P wave.
+      assert.ok((noP.pWaveCorrelation as number) < 0.2, `P wave ${noP.pWaveCorrelation}`);
+      assert.ok((noP.pWaveRelativeRmsDifference as number) > 0.9, `${noP.pWaveRelativeRmsDifference}`);
+    });
+
+    it('covers 0.2 s to 0.06 s before the R-peak (samples 68 to 85 at 125 Hz) and nothing else', () => {
+      const dent = (at: number) => {
+        const b = centred(true);
+        b[at] += 0.05;
+        return b;
+      };
+      const t = new BeatTemplate(125);
+      t.next(centred(true), R);
+      assert.equal(t.next(dent(R - 8), R).pWaveCorrelation, 1, 'the QRS onset is not the P wave');
+      assert.ok((t.next(dent(R - 9), R).pWaveCorrelation as number) < 1);
+      assert.ok((t.next(dent(R - 25), R).pWaveCorrelation as number) < 1);
+    });
+
+    it('is null for beats that do not hold the span: those that start at the R-peak', () => {
+      const t = new BeatTemplate(125);
+      assert.equal(t.next(normal()).pWaveCorrelation, null);
+      const later = t.next(normal());
+      assert.equal(later.pWaveCorrelation, null);
+      assert.equal(later.pWaveRelativeRmsDifference, null);
+    });
+
+    it('refuses a P-wave span outside the compared span or the wrong way round', () => {
+      assert.throws(() => new BeatTemplate(125, { pWaveFromSeconds: 0.3 }), /pWaveFromSeconds/);
+      assert.throws(() => new BeatTemplate(125, { pWaveFromSeconds: 0.05, pWaveToSeconds: 0.1 }), /P-wave/);
+    });
+  });
 });

@@ -124,7 +124,42 @@ describe('beat schema evolution', () => {
         qrsCorrelation: null,
         qrsWidthSeconds: null,
         templateQrsWidthSeconds: null,
+        pWaveCorrelation: null,
+        pWaveRelativeRmsDifference: null,
       },
+    });
+  });
+
+  it('reads beats written with v3 (morphology without the P-wave comparison) with the P-wave fields null', () => {
+    const v3 = parseSchema(
+      JSON.parse(fs.readFileSync(path.join(projectRoot(), 'schemas', 'history', 'beat.v3.avsc'), 'utf8')),
+    );
+    const morphology = {
+      templateCorrelation: 0.93,
+      relativeRmsDifference: 0.31,
+      qrsCorrelation: 0.97,
+      qrsWidthSeconds: 0.08,
+      templateQrsWidthSeconds: 0.088,
+    };
+    const beat = {
+      sourceId: '233',
+      rPeakSampleIndex: 720,
+      rPeakTimeMs: 2000,
+      sourceSampleRateHz: 360,
+      beatSampleRateHz: 125,
+      samples: [0, 0.5, 1],
+      segmentation: 'DETECTOR' as const,
+      symbol: null,
+      aamiClass: null,
+      split: null,
+      sequenceNumber: 2,
+      rr: { preSeconds: 0.6, postSeconds: 1.0, localMeanSeconds: 0.8, longMeanSeconds: 0.8 },
+      morphology,
+    };
+    const decoded = getCodecs().Beat.decode(new Codec('Beat', v3).encode(beat));
+    assert.deepEqual(plain(decoded), {
+      ...beat,
+      morphology: { ...morphology, pWaveCorrelation: null, pWaveRelativeRmsDifference: null },
     });
   });
 });

@@ -79,6 +79,8 @@ describe('message codecs', () => {
         qrsCorrelation: 0.99,
         qrsWidthSeconds: 0.088,
         templateQrsWidthSeconds: 0.08,
+        pWaveCorrelation: 0.91,
+        pWaveRelativeRmsDifference: 0.4,
       },
     };
     assert.deepEqual(plain(codecs.Beat.decode(codecs.Beat.encode(beat))), beat);

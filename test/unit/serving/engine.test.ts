@@ -154,6 +154,8 @@ function harness(
           qrsCorrelation: 1,
           qrsWidthSeconds: 0.08,
           templateQrsWidthSeconds: 0.08,
+          pWaveCorrelation: 1,
+          pWaveRelativeRmsDifference: 0,
         },
         rrSamples: 100,
         origin: 'detector',

@@ -11,12 +11,14 @@ import {
   featureNamesOf,
   featureSetForCount,
   LEGACY_RR_RATIO_MAX,
+  needsPWaveSpan,
+  P_WAVE_FEATURE_NAMES,
   QRS_FEATURE_NAMES,
   RR_FEATURE_NAMES,
   RR_RATIO_MAX,
   validateRrRatioMax,
 } from '../../../src/trainer/beatFeatures';
-import { classWeightsFor } from '../../../src/trainer/config';
+import { classWeightsFor, PAPER_TRAINING_CONFIG, validateTrainingConfig } from '../../../src/trainer/config';
 
 const near = (a: ArrayLike<number>, b: number[]) =>
   b.forEach((v, i) => assert.ok(Math.abs(a[i] - v) < 1e-6, `feature ${i}: ${a[i]} != ${v}`));
@@ -90,6 +92,8 @@ describe('beat features', () => {
         qrsCorrelation: 0.5,
         qrsWidthSeconds: 0.16,
         templateQrsWidthSeconds: 0.08,
+        pWaveCorrelation: 0.5,
+        pWaveRelativeRmsDifference: 1,
       },
     });
     near(f, [0, 0, 0, 0, 0, 0.75, 1.5]);
@@ -97,15 +101,20 @@ describe('beat features', () => {
     assert.equal(featureCountOf('rr-morphology'), 7);
   });
 
+  /** An ordinary rhythm and a beat that differs from the template everywhere. */
+  const rr = { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 };
+  const odd = {
+    templateCorrelation: 0.25,
+    relativeRmsDifference: 1.5,
+    qrsCorrelation: 0.5,
+    qrsWidthSeconds: 0.16,
+    templateQrsWidthSeconds: 0.08,
+    pWaveCorrelation: -0.25,
+    pWaveRelativeRmsDifference: 1.5,
+  };
+
   it('rr-morphology-qrs: then 1 - QRS correlation, width in 100 ms units and width relative to the template', () => {
-    const rr = { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 };
-    const morphology = {
-      templateCorrelation: 0.25,
-      relativeRmsDifference: 1.5,
-      qrsCorrelation: 0.5,
-      qrsWidthSeconds: 0.16,
-      templateQrsWidthSeconds: 0.08,
-    };
+    const morphology = odd;
     near(beatFeatures('rr-morphology-qrs', { rr, morphology }), [0, 0, 0, 0, 0, 0.75, 1.5, 0.5, 0.6, 1]);
     // Beats from v2 writers (no QRS fields) and flat QRS spans read as ordinary, not as extreme.
     const v2 = { templateCorrelation: 0.9, relativeRmsDifference: 0.1 } as typeof morphology;
@@ -121,6 +130,46 @@ describe('beat features', () => {
     assert.deepEqual(featureNamesOf('rr-morphology-qrs').slice(7), [...QRS_FEATURE_NAMES]);
   });
 
+  it('rr-morphology-qrs-p: then 1 - P-wave correlation and the P-wave relative RMS difference, clipped', () => {
+    const morphology = odd;
+    const all = [0, 0, 0, 0, 0, 0.75, 1.5, 0.5, 0.6, 1];
+    near(beatFeatures('rr-morphology-qrs-p', { rr, morphology }), [...all, 1.25, 1.5]);
+    // A flat template span (no P wave to learn: atrial fibrillation) gives a huge ratio; the clip holds it.
+    near(
+      beatFeatures('rr-morphology-qrs-p', {
+        rr,
+        morphology: { ...morphology, pWaveCorrelation: -1, pWaveRelativeRmsDifference: 1e6 },
+      }).subarray(10),
+      [2, 4],
+    );
+    // A beat without the span and a v3 beat read as "a P wave like the template's".
+    near(
+      beatFeatures('rr-morphology-qrs-p', {
+        rr,
+        morphology: { ...morphology, pWaveCorrelation: null, pWaveRelativeRmsDifference: null },
+      }),
+      [...all, 0, 0],
+    );
+    assert.equal(featureCountOf('rr-morphology-qrs-p'), 12);
+    assert.deepEqual(featureNamesOf('rr-morphology-qrs-p').slice(10), [...P_WAVE_FEATURE_NAMES]);
+    assert.ok(needsPWaveSpan('rr-morphology-qrs-p'));
+    assert.ok(BEAT_FEATURE_SETS.filter(needsPWaveSpan).length === 1);
+  });
+
+  it('rr-morphology-qrs-p is refused for beats that start at the R-peak, with a typed error', () => {
+    const config = (form: 'kachuee' | 'centred') => ({
+      ...PAPER_TRAINING_CONFIG,
+      features: 'rr-morphology-qrs-p' as const,
+      beats: { ...PAPER_TRAINING_CONFIG.beats, form },
+    });
+    assert.throws(
+      () => validateTrainingConfig(config('kachuee')),
+      (e: unknown) =>
+        e instanceof ConfigError && e.location.field === 'features' && /centred/.test(e.message),
+    );
+    assert.equal(validateTrainingConfig(config('centred')).features, 'rr-morphology-qrs-p');
+  });
+
   it('knows which beat schema version each set needs and which version a beat was written with', () => {
     const rr = { preSeconds: 0.8, postSeconds: 0.8, localMeanSeconds: 0.8, longMeanSeconds: 0.8 };
     const v2 = { templateCorrelation: 0.9, relativeRmsDifference: 0.1 } as BeatContext['morphology'];
@@ -134,9 +183,11 @@ describe('beat features', () => {
     assert.equal(beatSchemaVersionOf({ rr, morphology: null }), 1);
     assert.equal(beatSchemaVersionOf({ rr, morphology: v2 }), 2);
     assert.equal(beatSchemaVersionOf({ rr, morphology: v3 }), 3, 'a flat QRS (null widths) is still v3');
+    const v4 = { ...v3, pWaveCorrelation: 0.7, pWaveRelativeRmsDifference: 0.5 } as BeatContext['morphology'];
+    assert.equal(beatSchemaVersionOf({ rr, morphology: v4 }), 4);
     assert.deepEqual(
       BEAT_FEATURE_SETS.map((set) => beatSchemaVersionNeeded(set)),
-      [1, 2, 2, 3],
+      [1, 2, 2, 3, 4],
     );
   });
 
@@ -145,6 +196,7 @@ describe('beat features', () => {
     assert.equal(featureSetForCount(featureCountOf('rr')), 'rr');
     assert.equal(featureSetForCount(7), 'rr-morphology');
     assert.equal(featureSetForCount(10), 'rr-morphology-qrs');
+    assert.equal(featureSetForCount(12), 'rr-morphology-qrs-p');
     assert.throws(() => featureSetForCount(3), ConfigError);
   });
 });

@@ -13,6 +13,8 @@ const beat = (aamiClass: string, pre: number) => ({
     qrsCorrelation: 0.5,
     qrsWidthSeconds: 0.15,
     templateQrsWidthSeconds: 0.1,
+    pWaveCorrelation: 0.9,
+    pWaveRelativeRmsDifference: 0.3,
   },
 });
 
