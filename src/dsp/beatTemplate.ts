@@ -51,7 +51,10 @@ export interface BeatMorphology {
    * the beat does not hold the span (a beat that starts at its R-peak).
    */
   pWaveCorrelation: number | null;
-  /** RMS of (beat - template) over the P-wave span relative to the template's RMS there; null likewise. */
+  /**
+   * RMS of (beat - template) over the P-wave span relative to the template's RMS about its mean over the
+   * whole compared span (a missing P wave reads as the P wave's size against the beat's); null likewise.
+   */
   pWaveRelativeRmsDifference: number | null;
 }
 
@@ -104,6 +107,9 @@ interface Cluster {
 interface Comparison {
   templateCorrelation: number;
   relativeRmsDifference: number;
+  /** RMS of (beat - template) and the template's RMS about its mean, both in the beat's units. */
+  differenceRms: number;
+  templateRms: number;
 }
 
 /**
@@ -111,7 +117,7 @@ interface Comparison {
  */
 function compare(a: ArrayLike<number>, t: ArrayLike<number>, to: number, from = 0): Comparison {
   const n = to - from;
-  if (n < 2) return { templateCorrelation: 0, relativeRmsDifference: 0 };
+  if (n < 2) return { templateCorrelation: 0, relativeRmsDifference: 0, differenceRms: 0, templateRms: 0 };
   let sa = 0;
   let st = 0;
   for (let i = from; i < to; i++) {
@@ -137,6 +143,8 @@ function compare(a: ArrayLike<number>, t: ArrayLike<number>, to: number, from = 
   return {
     templateCorrelation: va > 0 && vt > 0 ? cov / Math.sqrt(va * vt) : 0,
     relativeRmsDifference: vt > 0 ? Math.sqrt(diff / vt) : 0,
+    differenceRms: Math.sqrt(diff / n),
+    templateRms: Math.sqrt(vt / n),
   };
 }
 
@@ -219,12 +227,16 @@ export class BeatTemplate {
     );
     const pWave = holdsPWave && pTo <= n ? compare(samples, dominant.template, pTo, pFrom) : null;
     const result: BeatMorphology = {
-      ...whole,
+      templateCorrelation: whole.templateCorrelation,
+      relativeRmsDifference: whole.relativeRmsDifference,
       qrsCorrelation: qrs.templateCorrelation,
       qrsWidthSeconds: width,
       templateQrsWidthSeconds: qrsWidthSeconds(dominant.template.subarray(0, n), r, this.sampleRateHz),
       pWaveCorrelation: pWave?.templateCorrelation ?? null,
-      pWaveRelativeRmsDifference: pWave?.relativeRmsDifference ?? null,
+      // Relative to the whole template, not to the P-wave span's own spread: a small P wave makes that
+      // spread tiny and the ratio explode on noise.
+      pWaveRelativeRmsDifference:
+        pWave === null ? null : whole.templateRms > 0 ? pWave.differenceRms / whole.templateRms : 0,
     };
     this.learn(samples, whole);
     return result;

@@ -206,8 +206,8 @@ function writePWaveFeatures(m: BeatTemplateComparison | null, out: Float32Array,
   const correlation = m?.pWaveCorrelation ?? null;
   const rms = m?.pWaveRelativeRmsDifference ?? null;
   out[offset] = correlation === null ? 0 : Math.min(2, Math.max(0, 1 - correlation));
-  // A flat template span (atrial fibrillation: no P wave to learn) makes the ratio large; 4 says enough.
-  out[offset + 1] = rms === null ? 0 : Math.min(4, Math.max(0, rms));
+  // In units of the template's size: past twice that, the difference is noise or a missed detection.
+  out[offset + 1] = rms === null ? 0 : Math.min(2, Math.max(0, rms));
 }
 
 /**

@@ -134,13 +134,13 @@ describe('beat features', () => {
     const morphology = odd;
     const all = [0, 0, 0, 0, 0, 0.75, 1.5, 0.5, 0.6, 1];
     near(beatFeatures('rr-morphology-qrs-p', { rr, morphology }), [...all, 1.25, 1.5]);
-    // A flat template span (no P wave to learn: atrial fibrillation) gives a huge ratio; the clip holds it.
+    // A noise burst or a missed detection gives a huge difference; the clip holds it.
     near(
       beatFeatures('rr-morphology-qrs-p', {
         rr,
         morphology: { ...morphology, pWaveCorrelation: -1, pWaveRelativeRmsDifference: 1e6 },
       }).subarray(10),
-      [2, 4],
+      [2, 2],
     );
     // A beat without the span and a v3 beat read as "a P wave like the template's".
     near(
