@@ -146,7 +146,7 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
     .addOption(
       new Option(
         '--features <set>',
-        "scalar features beside the spectrogram: none (seed paper), rr (RR intervals), rr-morphology (RR and shape vs the patient's own beat) rr-morphology-qrs (those plus the QRS complex's shape and width vs the patient's own) or rr-morphology-qrs-p (those plus the P-wave span vs the patient's own; needs --beat-form centred)",
+        "scalar features beside the spectrogram: none (seed paper), rr (RR intervals), rr-morphology (RR and shape vs the patient's own beat), rr-morphology-qrs (those plus the QRS complex's shape and width vs the patient's own) or rr-morphology-qrs-p (those plus the P-wave span vs the patient's own; needs --beat-form centred)",
       )
         .choices([...BEAT_FEATURE_SETS])
         .default(defaults.features ?? p.features),

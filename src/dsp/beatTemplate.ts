@@ -106,18 +106,21 @@ interface Cluster {
 
 interface Comparison {
   templateCorrelation: number;
-  relativeRmsDifference: number;
   /** RMS of (beat - template) and the template's RMS about its mean, both in the beat's units. */
   differenceRms: number;
   templateRms: number;
 }
+
+/** An RMS difference in units of a template's RMS; 0 against a flat template (nothing to scale by). */
+const relativeTo = (differenceRms: number, templateRms: number): number =>
+  templateRms > 0 ? differenceRms / templateRms : 0;
 
 /**
  * Pearson correlation and relative RMS difference of `a` against template `t` over samples [from, to).
  */
 function compare(a: ArrayLike<number>, t: ArrayLike<number>, to: number, from = 0): Comparison {
   const n = to - from;
-  if (n < 2) return { templateCorrelation: 0, relativeRmsDifference: 0, differenceRms: 0, templateRms: 0 };
+  if (n < 2) return { templateCorrelation: 0, differenceRms: 0, templateRms: 0 };
   let sa = 0;
   let st = 0;
   for (let i = from; i < to; i++) {
@@ -142,7 +145,6 @@ function compare(a: ArrayLike<number>, t: ArrayLike<number>, to: number, from = 
   // A flat beat or template has no shape to compare: call it uncorrelated rather than divide by zero.
   return {
     templateCorrelation: va > 0 && vt > 0 ? cov / Math.sqrt(va * vt) : 0,
-    relativeRmsDifference: vt > 0 ? Math.sqrt(diff / vt) : 0,
     differenceRms: Math.sqrt(diff / n),
     templateRms: Math.sqrt(vt / n),
   };
@@ -228,15 +230,14 @@ export class BeatTemplate {
     const pWave = holdsPWave && pTo <= n ? compare(samples, dominant.template, pTo, pFrom) : null;
     const result: BeatMorphology = {
       templateCorrelation: whole.templateCorrelation,
-      relativeRmsDifference: whole.relativeRmsDifference,
+      relativeRmsDifference: relativeTo(whole.differenceRms, whole.templateRms),
       qrsCorrelation: qrs.templateCorrelation,
       qrsWidthSeconds: width,
       templateQrsWidthSeconds: qrsWidthSeconds(dominant.template.subarray(0, n), r, this.sampleRateHz),
       pWaveCorrelation: pWave?.templateCorrelation ?? null,
       // Relative to the whole template, not to the P-wave span's own spread: a small P wave makes that
       // spread tiny and the ratio explode on noise.
-      pWaveRelativeRmsDifference:
-        pWave === null ? null : whole.templateRms > 0 ? pWave.differenceRms / whole.templateRms : 0,
+      pWaveRelativeRmsDifference: pWave === null ? null : relativeTo(pWave.differenceRms, whole.templateRms),
     };
     this.learn(samples, whole);
     return result;

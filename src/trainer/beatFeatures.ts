@@ -95,7 +95,8 @@ const FEATURE_NAMES: Readonly<Record<BeatFeatureSet, readonly string[]>> = {
 
 /**
  * The oldest beat schema version that carries everything a feature set reads: v2 added `rr` and
- * `morphology`, v3 the QRS comparison, v4 the P-wave comparison. Older beats would read as "ordinary" on every missing input.
+ * `morphology`, v3 the QRS comparison, v4 the P-wave comparison. Older beats would read as "ordinary" on
+ * every missing input.
  */
 const SCHEMA_VERSION_NEEDED: Readonly<Record<BeatFeatureSet, number>> = {
   none: 1,
@@ -145,6 +146,9 @@ export function featureSetForCount(featureCount: number): BeatFeatureSet {
 
 const clip = (v: number, max = RATIO_MAX) => Math.min(max, Math.max(RATIO_MIN, v));
 
+/** 1 - a correlation, in [0, 2]: 0 for the template's shape, 2 for its mirror image. */
+const dissimilarity = (correlation: number) => Math.min(2, Math.max(0, 1 - correlation));
+
 /** A typed error unless `max` is a usable RR ratio cap (above 1: an ordinary beat must not be clipped). */
 export function validateRrRatioMax(max: number): void {
   if (!(Number.isFinite(max) && max > 1 && max <= RATIO_MAX))
@@ -179,7 +183,7 @@ function writeRrFeatures(
 
 /** Write the morphology features of one beat at `out[offset...]`; an unknown comparison reads as ordinary. */
 function writeMorphologyFeatures(m: BeatTemplateComparison | null, out: Float32Array, offset = 0): void {
-  out[offset] = m === null ? 0 : Math.min(2, Math.max(0, 1 - m.templateCorrelation));
+  out[offset] = m === null ? 0 : dissimilarity(m.templateCorrelation);
   out[offset + 1] = m === null ? 0 : Math.min(4, Math.max(0, m.relativeRmsDifference));
 }
 
@@ -192,7 +196,7 @@ function writeQrsFeatures(m: BeatTemplateComparison | null, out: Float32Array, o
   const correlation = m?.qrsCorrelation ?? null;
   const width = m?.qrsWidthSeconds ?? null;
   const templateWidth = m?.templateQrsWidthSeconds ?? null;
-  out[offset] = correlation === null ? 0 : Math.min(2, Math.max(0, 1 - correlation));
+  out[offset] = correlation === null ? 0 : dissimilarity(correlation);
   out[offset + 1] = width === null ? 0 : Math.min(3, Math.max(0, width / QRS_WIDTH_UNIT_SECONDS)) - 1;
   out[offset + 2] =
     width === null || templateWidth === null || !(templateWidth > 0) ? 0 : clip(width / templateWidth) - 1;
@@ -205,7 +209,7 @@ function writeQrsFeatures(m: BeatTemplateComparison | null, out: Float32Array, o
 function writePWaveFeatures(m: BeatTemplateComparison | null, out: Float32Array, offset = 0): void {
   const correlation = m?.pWaveCorrelation ?? null;
   const rms = m?.pWaveRelativeRmsDifference ?? null;
-  out[offset] = correlation === null ? 0 : Math.min(2, Math.max(0, 1 - correlation));
+  out[offset] = correlation === null ? 0 : dissimilarity(correlation);
   // In units of the template's size: past twice that, the difference is noise or a missed detection.
   out[offset + 1] = rms === null ? 0 : Math.min(2, Math.max(0, rms));
 }
