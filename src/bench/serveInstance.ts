@@ -67,7 +67,7 @@ export interface InstanceSummary {
 }
 
 export type InstanceMessage =
-  | { kind: 'ready'; index: number; modelVersion: string; depth: number; backend: string }
+  | { kind: 'ready'; index: number; modelVersion: string; depth: number; backend: string; inference: string }
   | InstanceMeasurements
   | InstanceSummary
   | { kind: 'error'; index: number; message: string };
@@ -154,6 +154,7 @@ export async function runInstance(
     modelVersion: models.current.version,
     depth: models.current.depth,
     backend: runtime.backend,
+    inference: models.current.snapshot.engine,
   });
   const flushMeasurements = () => {
     if (pending.keys.length === 0 && pending.transit.length === 0) return;

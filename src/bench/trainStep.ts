@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import { blocksForDepth, resnetConfig, SPECTROGRAM_INPUT_SHAPE } from '../model/config';
 import { InferenceSnapshot, predictLogits } from '../model/forward';
+import { createInference } from '../model/inference';
 import { ResNet } from '../model/resnet';
 import { ResNetTrainer } from '../model/train';
 import { loadTf, resolveBackendPreference, type TfRuntime } from '../tf/backend';
@@ -57,8 +58,11 @@ export interface TrainStepBenchResult {
   /** Backend of the native run: tensorflow-gpu or tensorflow (cpu when none loaded). */
   backend: string;
   inputShape: [number, number, number];
-  /** Inference images/s on the native backend, batch-norm folded into the convs. */
+  /** Inference images/s on the native backend, batch-norm folded into the convs, eager tfjs ops. */
   inferenceNative: number | null;
+  /** The same folded model run as one TensorFlow graph (the graph engine, model/inference.ts). */
+  inferenceNativeGraph: number | null;
+  inferenceMsNativeGraph: TimedRun['stepMs'] | null;
   /** The same with plain batch-norm ops (running statistics, no folding). */
   inferenceNativeUnfolded: number | null;
   inferenceJs: number | null;
@@ -181,6 +185,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
 
   let nativeRun: TimedRun | undefined;
   let inferenceFolded: TimedRun | undefined;
+  let inferenceGraph: TimedRun | undefined;
   let inferenceUnfolded: TimedRun | undefined;
   let params = 0;
   if (rt.native) {
@@ -199,18 +204,23 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       log(
         `native training: ${formatNumber(Math.round(nativeRun.imagesPerSecond))} images/s (median step ${nativeRun.stepMs.median.toFixed(1)} ms)`,
       );
-      const snapshot = new InferenceSnapshot(model);
-      try {
-        inferenceFolded = timeInference(
-          (x) => snapshot.logits(x),
-          config.inferenceBatch,
-          3,
-          config.inferenceBatches,
-          model.numClasses,
-        );
-      } finally {
-        snapshot.dispose();
-      }
+      // Each engine over the same model and batches; the snapshot is disposed whatever happens.
+      const timeEngine = (engine: 'eager' | 'graph'): TimedRun => {
+        const inference = createInference(model, engine);
+        try {
+          return timeInference(
+            (x) => inference.logits(x),
+            config.inferenceBatch,
+            3,
+            config.inferenceBatches,
+            model.numClasses,
+          );
+        } finally {
+          inference.dispose();
+        }
+      };
+      inferenceFolded = timeEngine('eager');
+      inferenceGraph = timeEngine('graph');
       inferenceUnfolded = timeInference(
         (x) => predictLogits(model, x),
         config.inferenceBatch,
@@ -220,6 +230,7 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
       );
       log(
         `native inference: ${formatNumber(Math.round(inferenceFolded.imagesPerSecond))} images/s folded, ` +
+          `${formatNumber(Math.round(inferenceGraph.imagesPerSecond))} images/s folded as a graph, ` +
           `${formatNumber(Math.round(inferenceUnfolded.imagesPerSecond))} images/s unfolded`,
       );
     } finally {
@@ -268,6 +279,8 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
     backend: rt.backend,
     inputShape: modelConfig.inputShape,
     inferenceNative: round(inferenceFolded?.imagesPerSecond ?? null, 0),
+    inferenceNativeGraph: round(inferenceGraph?.imagesPerSecond ?? null, 0),
+    inferenceMsNativeGraph: inferenceGraph ? roundMs(inferenceGraph.stepMs) : null,
     inferenceNativeUnfolded: round(inferenceUnfolded?.imagesPerSecond ?? null, 0),
     inferenceJs: round(jsInference?.imagesPerSecond ?? null, 2),
     inferenceMsNative: inferenceFolded ? roundMs(inferenceFolded.stepMs) : null,
@@ -380,6 +393,7 @@ export function register(bench: Command): void {
       ['pure-JS training images/s', result.js ?? 'n/a'],
       ['native / pure JS', result.ratio ?? 'n/a'],
       ['native inference images/s (folded BN)', result.inferenceNative ?? 'n/a'],
+      ['native inference images/s (folded BN, one TF graph)', result.inferenceNativeGraph ?? 'n/a'],
       ['native inference images/s (plain BN)', result.inferenceNativeUnfolded ?? 'n/a'],
       [
         'native inference batch ms',

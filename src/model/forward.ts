@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import { addRelu, batchNormInference, batchNormTrain, type OpsMode, relu } from './ops';
+import type { FrozenConv, FrozenResNet } from './frozenGraph';
 import { headLayers, type ConvBn, type DenseHead, type ResNet } from './resnet';
 
 function scaled(v: tf.Tensor1D, h: number): tf.Tensor1D {
@@ -21,16 +22,22 @@ export function headInput(
   features: tf.Tensor2D | undefined,
 ): tf.Tensor2D {
   if (featureCount === 0) return pooled;
+  return tf.concat([pooled, checkedFeatures(featureCount, pooled.shape[0], features)], 1);
+}
+
+/** `features` when it is the [batch, F] a model with F > 0 features needs; a ConfigError otherwise. */
+export function checkedFeatures(
+  featureCount: number,
+  batch: number,
+  features: tf.Tensor2D | undefined,
+): tf.Tensor2D {
   if (features === undefined)
     throw new ConfigError(`the model needs ${featureCount} scalar features per beat, none given`, 'features');
   const [rows, cols] = features.shape;
-  if (rows !== pooled.shape[0] || cols !== featureCount) {
-    throw new ConfigError(
-      `features must be [${pooled.shape[0]}, ${featureCount}], got [${rows}, ${cols}]`,
-      'features',
-    );
+  if (rows !== batch || cols !== featureCount) {
+    throw new ConfigError(`features must be [${batch}, ${featureCount}], got [${rows}, ${cols}]`, 'features');
   }
-  return tf.concat([pooled, features], 1);
+  return features;
 }
 
 /** Class logits from the head's input: ReLU after every head layer but the last (headLayers). */
@@ -130,10 +137,24 @@ function fold(c: ConvBn, h: number, eps: number): FoldedConv {
 }
 
 /**
+ * A frozen model that classifies: `eager` runs tfjs ops one by one (InferenceSnapshot, any backend), `graph`
+ * a TensorFlow session over the same folded weights (GraphInference, native backends). Create with
+ * createInference (inference.ts); dispose when done.
+ */
+export interface Inference {
+  readonly engine: 'eager' | 'graph';
+  readonly featureCount: number;
+  /** Logits [batch, K]. `features` [batch, F] when the model has F > 0; ignored when F = 0. */
+  logits(x: tf.Tensor4D, features?: tf.Tensor2D): tf.Tensor2D;
+  dispose(): void;
+}
+
+/**
  * Inference on a frozen copy of the weights with every batch norm folded into its convolution, so that
  * each conv + BN (+ ReLU) is one fused op. Take a new snapshot after the weights change; dispose it when done.
  */
-export class InferenceSnapshot {
+export class InferenceSnapshot implements Inference {
+  readonly engine = 'eager';
   private readonly stem: FoldedConv;
   private readonly blocks: { conv1: FoldedConv; conv2: FoldedConv; shortcut?: FoldedConv }[];
   /** Frozen copies of the head's layers (headLayers order: ReLU after all but the last). */
@@ -184,6 +205,31 @@ export class InferenceSnapshot {
       });
       return h;
     });
+  }
+
+  /** The folded weights as plain arrays, for the graph engine (frozenGraph.ts). */
+  frozen(inputShape: readonly [number, number, number]): FrozenResNet {
+    const conv = (f: FoldedConv): FrozenConv => ({
+      filter: f.filter.dataSync() as Float32Array,
+      filterShape: f.filter.shape,
+      bias: f.bias.dataSync() as Float32Array,
+      stride: f.stride,
+    });
+    return {
+      inputShape,
+      stem: conv(this.stem),
+      blocks: this.blocks.map((b) => ({
+        conv1: conv(b.conv1),
+        conv2: conv(b.conv2),
+        ...(b.shortcut === undefined ? {} : { shortcut: conv(b.shortcut) }),
+      })),
+      head: this.head.map((l) => ({
+        kernel: l.kernel.dataSync() as Float32Array,
+        kernelShape: l.kernel.shape,
+        bias: l.bias.dataSync() as Float32Array,
+      })),
+      featureCount: this.featureCount,
+    };
   }
 
   dispose(): void {

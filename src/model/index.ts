@@ -2,6 +2,7 @@
 export * from './config';
 export * from './resnet';
 export * from './forward';
+export * from './inference';
 export * from './ops';
 export * from './train';
 export * from './io';

@@ -112,12 +112,23 @@ export class Initializer {
   }
 }
 
+/**
+ * A variable initialised from `value`, which is then released: tf.variable shares the value's data but
+ * leaves the value itself alive, so without this every model built (each serve hot swap, each growth) kept
+ * its initial tensors, and their memory, for ever.
+ */
+function variableFrom<R extends tf.Rank>(value: tf.Tensor<R>, trainable: boolean): tf.Variable<R> {
+  const v = tf.variable(value, trainable);
+  value.dispose();
+  return v;
+}
+
 function newBatchNorm(channels: number): BatchNormState {
   return {
-    gamma: tf.variable(tf.ones([channels]), true),
-    beta: tf.variable(tf.zeros([channels]), true),
-    movingMean: tf.variable(tf.zeros([channels]), false),
-    movingVariance: tf.variable(tf.ones([channels]), false),
+    gamma: variableFrom(tf.ones([channels]), true),
+    beta: variableFrom(tf.zeros([channels]), true),
+    movingMean: variableFrom(tf.zeros([channels]), false),
+    movingVariance: variableFrom(tf.ones([channels]), false),
   };
 }
 
@@ -129,7 +140,7 @@ function newConvBn(
   stride: 1 | 2,
 ): ConvBn {
   return {
-    kernel: tf.variable(init.convKernel(k, k, inChannels, outChannels), true),
+    kernel: variableFrom(init.convKernel(k, k, inChannels, outChannels), true),
     stride,
     bn: newBatchNorm(outChannels),
   };
@@ -154,7 +165,7 @@ export function newBlock(
 
 /** A new variable holding a copy of `v`'s value, with the same trainability. */
 export function cloneVariable<R extends tf.Rank>(v: tf.Variable<R>): tf.Variable<R> {
-  return tf.variable(v.clone() as tf.Tensor<R>, v.trainable);
+  return variableFrom(v.clone() as tf.Tensor<R>, v.trainable);
 }
 
 /** An independent copy of a conv + batch norm (kernel, gamma, beta and running statistics). */
@@ -258,8 +269,8 @@ export class ResNet implements ResNetParts {
     const featureCount = config.featureCount ?? 0;
     const hiddenUnits = config.headHiddenUnits ?? 0;
     const dense = (fanIn: number, units: number): DenseLayer => ({
-      kernel: tf.variable(init.denseKernel(fanIn, units), true),
-      bias: tf.variable(init.denseBias(fanIn, units), true),
+      kernel: variableFrom(init.denseKernel(fanIn, units), true),
+      bias: variableFrom(init.denseBias(fanIn, units), true),
     });
     const headIn = channels + featureCount;
     const head: DenseHead =

@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describePreparation, samePreparation, type BeatPreparation } from '../beats/preparation';
 import { EcgflowError } from '../errors';
-import { InferenceSnapshot } from '../model/forward';
+import type { Inference } from '../model/forward';
+import { createInference } from '../model/inference';
 import { loadResNet, ModelFormatError } from '../model/io';
 import { featureSetForCount, type BeatFeatureSet } from '../trainer/beatFeatures';
 import { featureTensor } from '../trainer/evaluate';
@@ -35,7 +36,8 @@ export interface LoadedModel {
   rrRatioMax: number;
   /** How the beats it reads must be cut (its training beats'). */
   beats: BeatPreparation;
-  snapshot: InferenceSnapshot;
+  /** The frozen model that classifies (graph or eager engine: model/inference.ts). */
+  snapshot: Inference;
   loadedAtMs: number;
 }
 
@@ -134,7 +136,7 @@ export function loadServingModel(dir: string, version: string, expected: Serving
     } catch (err) {
       throw new ModelMismatchError((err as Error).message, modelDir);
     }
-    const snapshot = new InferenceSnapshot(model);
+    const snapshot = createInference(model);
     // Warm-up: the first inference of a new graph pays for kernel selection; pay it here, not on a beat.
     tf.tidy(() => {
       const f = model.featureCount > 0 ? (tf.zeros([1, model.featureCount]) as tf.Tensor2D) : undefined;

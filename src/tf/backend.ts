@@ -109,6 +109,11 @@ export async function loadTf(options: LoadTfOptions = {}): Promise<TfRuntime> {
   }
   if (prefer === 'auto' || prefer === 'native') candidates.push('@tensorflow/tfjs-node');
 
+  // TensorFlow's INFO lines (oneDNN notice, one block per graph-engine model load: model/graphInference.ts)
+  // would flood serve's log at every hot swap; warnings and errors still show. TF reads this when it loads.
+  // Set TF_CPP_MIN_LOG_LEVEL=0 to see them.
+  if (candidates.length > 0 && process.env.TF_CPP_MIN_LOG_LEVEL === undefined)
+    process.env.TF_CPP_MIN_LOG_LEVEL = '1';
   for (const pkg of candidates) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -3,7 +3,7 @@
  * every example, in batches, on a BN-folded snapshot of the weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InferenceSnapshot } from '../model/forward';
+import { createInference } from '../model/inference';
 import { softmaxCrossEntropy } from '../model/ops';
 import type { ResNet } from '../model/resnet';
 import { ConfigError } from '../errors';
@@ -51,7 +51,7 @@ export function evaluateModel(
   const probabilities = new Float32Array(count * k);
   let lossSum = 0;
   let correct = 0;
-  const snapshot = new InferenceSnapshot(model);
+  const snapshot = createInference(model);
   try {
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);

@@ -3,7 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { resnetConfig, resnetParamCount } from '../../../src/model/config';
 import { InferenceSnapshot, predictLogits } from '../../../src/model/forward';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadResNet, saveResNet } from '../../../src/model/io';
 import { cloneBlock, ResNet } from '../../../src/model/resnet';
+import { growResNet } from '../../../src/trainer/grow';
 import { loadTf, resolveBackendPreference } from '../../../src/tf/backend';
 
 before(async () => {
@@ -108,6 +113,29 @@ describe('ResNet structure', () => {
     } finally {
       x.dispose();
       deeper.dispose(); // owns the base's blocks, stem and head as well
+    }
+  });
+
+  test('building, loading and growing models and disposing them leaves no tensor behind', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecgflow-leak-'));
+    try {
+      const saved = ResNet.create(resnetConfig({ depth: 14, featureCount: 3, headHiddenUnits: 4 }), {
+        seed: 2,
+      });
+      await saveResNet(saved, dir);
+      saved.dispose();
+      const start = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) {
+        // What serve does on every hot swap, and the trainer on every growth.
+        const loaded = loadResNet(dir);
+        const deeper = growResNet(loaded);
+        loaded.dispose();
+        deeper.dispose();
+        ResNet.create(resnetConfig({ depth: 20 }), { seed: i }).dispose();
+      }
+      assert.equal(tf.memory().numTensors, start);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
