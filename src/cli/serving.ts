@@ -199,7 +199,7 @@ export async function startServing(options: StartServingOptions): Promise<Servin
   const version = versionOfModelDir(options.modelDir);
   const initial = loadServingModel(options.modelDir, version, expected);
   log(
-    `serve: model ${initial.version} (depth ${initial.depth}, ${initial.parameters.toLocaleString('en-US')} parameters, ${initial.snapshot.engine} inference) from ${initial.dir}`,
+    `serve: model ${initial.version} (${initial.members > 1 ? `ensemble of ${initial.members}, deepest ` : ''}depth ${initial.depth}, ${initial.parameters.toLocaleString('en-US')} parameters, ${initial.snapshot.engine} inference) from ${initial.dir}`,
   );
   const models = new ModelManager(initial, expected, {
     onLoaded: (m, seconds) =>

@@ -16,8 +16,9 @@ import * as tf from '@tensorflow/tfjs';
 import { describePreparation, samePreparation, type BeatPreparation } from '../beats/preparation';
 import { EcgflowError } from '../errors';
 import type { Inference } from '../model/forward';
-import { createInference } from '../model/inference';
-import { loadResNet, ModelFormatError } from '../model/io';
+import { loadClassifier } from '../model/classifier';
+import { isEnsembleDir, readEnsemble } from '../model/ensemble';
+import { ModelFormatError } from '../model/io';
 import { featureSetForCount, type BeatFeatureSet } from '../trainer/beatFeatures';
 import { featureTensor } from '../trainer/evaluate';
 
@@ -25,7 +26,10 @@ export interface LoadedModel {
   version: string;
   /** Directory the weights came from. */
   dir: string;
+  /** Depth (of the deepest member, for an ensemble). */
   depth: number;
+  /** Models averaged (1 unless an ensemble: model/ensemble.ts). */
+  members: number;
   parameters: number;
   classes: readonly string[];
   inputShape: readonly [number, number, number];
@@ -83,6 +87,11 @@ export function versionOfModelDir(dir: string): string {
     }
   }
   const modelDir = resolveModelDir(root);
+  if (isEnsembleDir(modelDir)) {
+    // An ensemble: its members' versions, hashed together, so the same members give the same version.
+    const members = readEnsemble(modelDir).memberDirs.map((d) => versionOfModelDir(d));
+    return `ensemble${members.length}-${createHash('sha256').update(members.join(',')).digest('hex').slice(0, 12)}`;
+  }
   const manifestFile = path.join(modelDir, 'manifest.json');
   const configFile = path.join(modelDir, 'config.json');
   try {
@@ -109,7 +118,7 @@ export interface ServingExpectation {
 /** Load, check and warm up a model: the expensive part of a swap. */
 export function loadServingModel(dir: string, version: string, expected: ServingExpectation): LoadedModel {
   const modelDir = resolveModelDir(dir);
-  const model = loadResNet(modelDir);
+  const model = loadClassifier(modelDir);
   try {
     const [h, w, c] = model.inputShape;
     const [eh, ew, ec] = expected.inputShape;
@@ -136,7 +145,7 @@ export function loadServingModel(dir: string, version: string, expected: Serving
     } catch (err) {
       throw new ModelMismatchError((err as Error).message, modelDir);
     }
-    const snapshot = createInference(model);
+    const snapshot = model.inference;
     // Warm-up: the first inference of a new graph pays for kernel selection; pay it here, not on a beat.
     tf.tidy(() => {
       const f = model.featureCount > 0 ? (tf.zeros([1, model.featureCount]) as tf.Tensor2D) : undefined;
@@ -145,8 +154,9 @@ export function loadServingModel(dir: string, version: string, expected: Serving
     return {
       version,
       dir: modelDir,
-      depth: model.depth,
-      parameters: model.paramCount(),
+      depth: Math.max(...model.depths),
+      members: model.depths.length,
+      parameters: model.parameters,
       classes: expected.classes,
       inputShape: [h, w, c],
       featureSet,
@@ -156,9 +166,9 @@ export function loadServingModel(dir: string, version: string, expected: Serving
       snapshot,
       loadedAtMs: Date.now(),
     };
-  } finally {
-    // The snapshot holds its own folded copies of the weights; the variables are no longer needed.
-    model.dispose();
+  } catch (err) {
+    model.inference.dispose();
+    throw err;
   }
 }
 

@@ -3,6 +3,7 @@
  * every example, in batches, on a BN-folded snapshot of the weights.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Classifier } from '../model/classifier';
 import { createInference } from '../model/inference';
 import { softmaxCrossEntropy } from '../model/ops';
 import type { ResNet } from '../model/resnet';
@@ -36,44 +37,64 @@ export function featureTensor(
   ]);
 }
 
-export function evaluateModel(
-  model: ResNet,
+/** What evaluation reads: images row-major [count, h, w, c], labels, batch size, features [count, F]. */
+type EvaluationArgs = [
+  images: Float32Array,
+  labels: Int32Array,
+  count: number,
+  batchSize?: number,
+  features?: Float32Array,
+];
+
+export function evaluateModel(model: ResNet, ...args: EvaluationArgs): EvaluationResult {
+  const inference = createInference(model);
+  try {
+    return evaluateInference(
+      { inference, inputShape: model.inputShape, numClasses: model.numClasses },
+      ...args,
+    );
+  } finally {
+    inference.dispose();
+  }
+}
+
+/** The same with a frozen model or ensemble (model/classifier.ts); its inference is not disposed. */
+export function evaluateInference(
+  classifier: Pick<Classifier, 'inference' | 'numClasses'> & {
+    inputShape: readonly [number, number, number];
+  },
   images: Float32Array,
   labels: Int32Array,
   count: number,
   batchSize = 100,
   features?: Float32Array,
 ): EvaluationResult {
-  const [h, w, c] = model.inputShape;
+  const { inference: snapshot, inputShape, numClasses } = classifier;
+  const [h, w, c] = inputShape;
   const size = h * w * c;
   const predictions = new Int32Array(count);
-  const k = model.numClasses;
+  const k = numClasses;
   const probabilities = new Float32Array(count * k);
   let lossSum = 0;
   let correct = 0;
-  const snapshot = createInference(model);
-  try {
-    for (let start = 0; start < count; start += batchSize) {
-      const n = Math.min(batchSize, count - start);
-      const [loss, predicted, p] = tf.tidy(() => {
-        const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, h, w, c]);
-        const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
-        const logits = snapshot.logits(x, featureTensor(features, n, model.featureCount, start));
-        return [
-          softmaxCrossEntropy(logits, y).dataSync()[0],
-          tf.argMax(logits, 1).dataSync() as Int32Array,
-          tf.softmax(logits).dataSync() as Float32Array,
-        ] as const;
-      });
-      probabilities.set(p, start * k);
-      lossSum += loss * n;
-      for (let i = 0; i < n; i++) {
-        predictions[start + i] = predicted[i];
-        if (predicted[i] === labels[start + i]) correct++;
-      }
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const [loss, predicted, p] = tf.tidy(() => {
+      const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, h, w, c]);
+      const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
+      const logits = snapshot.logits(x, featureTensor(features, n, snapshot.featureCount, start));
+      return [
+        softmaxCrossEntropy(logits, y).dataSync()[0],
+        tf.argMax(logits, 1).dataSync() as Int32Array,
+        tf.softmax(logits).dataSync() as Float32Array,
+      ] as const;
+    });
+    probabilities.set(p, start * k);
+    lossSum += loss * n;
+    for (let i = 0; i < n; i++) {
+      predictions[start + i] = predicted[i];
+      if (predicted[i] === labels[start + i]) correct++;
     }
-  } finally {
-    snapshot.dispose();
   }
   return {
     loss: count > 0 ? lossSum / count : 0,

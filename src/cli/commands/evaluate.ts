@@ -21,14 +21,15 @@ import {
   sensitivityAndPredictivity,
   sourceTableRows,
 } from '../../evaluation/classification';
-import { loadResNet } from '../../model/io';
+import { loadClassifier } from '../../model/classifier';
+import { ENSEMBLE_FILE, isEnsembleDir } from '../../model/ensemble';
 import type { Protocol } from '../../protocols/split';
 import { writePicture } from '../../report/png';
 import { confusionMatrixSvg } from '../../report/svg';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backend';
 import { featureNamesOf, featureSetForCount } from '../../trainer/beatFeatures';
 import { writePredictionList } from '../../evaluation/predictionList';
-import { evaluateModel } from '../../trainer/evaluate';
+import { evaluateInference } from '../../trainer/evaluate';
 import { ExampleEncoder, type ExampleSet } from '../../trainer/examples';
 import { log, printJson, table } from '../../util/output';
 import { addBrokersOption, addDataDirOption, addJsonOption } from '../options';
@@ -47,13 +48,22 @@ interface Flags {
   predictions?: string;
 }
 
+/** "ResNet-26" or, for an ensemble, "ensemble of 3: ResNet-26, ResNet-26, ResNet-50". */
+export function describeClassifier(depths: readonly number[]): string {
+  const names = depths.map((d) => `ResNet-${d}`);
+  return names.length === 1 ? names[0] : `ensemble of ${names.length}: ${names.join(', ')}`;
+}
+
 /** A training output directory (with model/ and run.json) or a model directory itself. */
 function modelLocation(dir: string): { modelDir: string; fraction: number; seed: number } {
   const resolved = path.resolve(dir);
   const nested = path.join(resolved, 'model');
   const modelDir = fs.existsSync(path.join(nested, 'config.json')) ? nested : resolved;
-  if (!fs.existsSync(path.join(modelDir, 'config.json')))
-    throw new ConfigError(`no saved model in ${resolved} (expected config.json there or in model/)`, 'model');
+  if (!fs.existsSync(path.join(modelDir, 'config.json')) && !isEnsembleDir(modelDir))
+    throw new ConfigError(
+      `no saved model in ${resolved} (expected config.json there or in model/, or an ensemble's ${ENSEMBLE_FILE})`,
+      'model',
+    );
   // Evaluate on the same deterministic subset the model was trained with, when it came from `train`.
   const runFile = path.join(resolved, 'run.json');
   const reportFile = path.join(resolved, 'report.json');
@@ -94,9 +104,9 @@ export function register(program: Command): void {
   cmd.action(async (flags: Flags) => {
     const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
     const where = modelLocation(flags.model);
-    const model = loadResNet(where.modelDir);
+    const model = loadClassifier(where.modelDir);
     log(
-      `evaluate: ${where.modelDir} (depth ${model.depth}, ${model.paramCount()} parameters) on ${JSON.stringify(runtimeSummary(runtime))}`,
+      `evaluate: ${where.modelDir} (${describeClassifier(model.depths)}, ${model.parameters} parameters, ${model.inference.engine} inference) on ${JSON.stringify(runtimeSummary(runtime))}`,
     );
     const dataDir = resolveDataDir(flags.dataDir);
     const brokers = resolveBrokers(flags.brokers);
@@ -135,7 +145,7 @@ export function register(program: Command): void {
       ).sets.get('test') as ExampleSet;
       if (test.count === 0) throw new ConfigError(`no test beats in ${beatsTopic}`, 'protocol');
       const startMs = Date.now();
-      const result = evaluateModel(model, test.images, test.labels, test.count, 100, test.features);
+      const result = evaluateInference(model, test.images, test.labels, test.count, 100, test.features);
       const seconds = (Date.now() - startMs) / 1000;
       const report = scoreConfusion(
         confusionMatrix(test.labels, result.predictions, encoder.classes.length),
@@ -163,7 +173,8 @@ export function register(program: Command): void {
       const summary = {
         protocol: flags.protocol,
         model: where.modelDir,
-        depth: model.depth,
+        depth: Math.max(...model.depths),
+        ensembleDepths: model.depths.length > 1 ? model.depths : undefined,
         beats: test.count,
         accuracy: report.accuracy,
         macroF1: report.macroF1,
@@ -213,7 +224,7 @@ export function register(program: Command): void {
     } finally {
       await deadLetterSink.close();
       await bus.close();
-      model.dispose();
+      model.inference.dispose();
     }
   });
 }

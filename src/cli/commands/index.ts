@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { register as beats } from './beats';
 import { register as bench } from './bench';
 import { register as detect } from './detect';
+import { register as ensemble } from './ensemble';
 import { register as evaluate } from './evaluate';
 import { register as info } from './info';
 import { register as ingest } from './ingest';
@@ -23,6 +24,7 @@ const commands: Register[] = [
   detect,
   train,
   evaluate,
+  ensemble,
   serve,
   ingest,
   simulate,
