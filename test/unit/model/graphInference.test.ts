@@ -201,4 +201,37 @@ describe('inference engines', () => {
       model.dispose();
     }
   });
+
+  test('auto falls back to eager with a warning when TensorFlow refuses the graph; graph throws', () => {
+    const model = trainedLike(0, 13);
+    const backend = tf.backend() as unknown as { loadSavedModelMetaGraph?: (p: string, t: string) => number };
+    const original = backend.loadSavedModelMetaGraph;
+    if (original === undefined) {
+      // Pure JS: nothing to refuse; auto is eager without a word.
+      const warnings: string[] = [];
+      const inference = createInference(model, 'auto', (m) => warnings.push(m));
+      assert.equal(inference.engine, 'eager');
+      assert.deepEqual(warnings, []);
+      inference.dispose();
+      model.dispose();
+      return;
+    }
+    backend.loadSavedModelMetaGraph = () => {
+      throw new Error('refused by a test');
+    };
+    const start = tf.memory().numTensors;
+    try {
+      const warnings: string[] = [];
+      const inference = createInference(model, 'auto', (m) => warnings.push(m));
+      assert.equal(inference.engine, 'eager');
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /graph inference unavailable \(refused by a test\); classifying with eager/);
+      inference.dispose();
+      assert.throws(() => createInference(model, 'graph'), /refused by a test/);
+      assert.equal(tf.memory().numTensors, start, 'the refused attempts left nothing behind');
+    } finally {
+      backend.loadSavedModelMetaGraph = original;
+      model.dispose();
+    }
+  });
 });
