@@ -52,8 +52,8 @@ export function readEnsemble(dir: string): { memberDirs: string[]; configs: ResN
     throw new ModelFormatError('an ensemble needs at least two members', { source: file, field: 'members' });
   const memberDirs = saved.members.map((m) => {
     // Members live inside the ensemble directory: a path that leaves it is refused.
-    const resolved = path.resolve(dir, m);
-    if (typeof m !== 'string' || path.relative(path.resolve(dir), resolved).startsWith('..'))
+    const resolved = typeof m === 'string' ? path.resolve(dir, m) : '';
+    if (resolved === '' || path.relative(path.resolve(dir), resolved).startsWith('..'))
       throw new ModelFormatError(`member "${String(m)}" is not inside the ensemble directory`, {
         source: file,
         field: 'members',

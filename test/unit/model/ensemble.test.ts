@@ -75,6 +75,8 @@ describe('ensembles of trained models', () => {
     };
     edit((j) => (j.members = ['member-1', '../a']));
     assert.throws(() => readEnsemble(out), /"..\/a" is not inside the ensemble directory/);
+    edit((j) => (j.members = ['member-1', 7]));
+    assert.throws(() => readEnsemble(out), /member "7" is not inside the ensemble directory/);
     edit((j) => (j.members = ['member-1']));
     assert.throws(() => readEnsemble(out), /at least two members/);
     edit((j) => (j.format = 'something-else'));
