@@ -21,6 +21,12 @@ export interface Classifier {
   parameters: number;
 }
 
+/** "ResNet-26" or, for an ensemble, "ensemble of 3: ResNet-26, ResNet-26, ResNet-50". */
+export function describeClassifier(depths: readonly number[]): string {
+  const names = depths.map((d) => `ResNet-${d}`);
+  return names.length === 1 ? names[0] : `ensemble of ${names.length}: ${names.join(', ')}`;
+}
+
 /** Load the model (or ensemble) in `dir`; the variables are released once frozen. Dispose `inference`. */
 export function loadClassifier(dir: string, engine?: InferenceEngine): Classifier {
   const dirs = isEnsembleDir(dir) ? readEnsemble(dir).memberDirs : [dir];

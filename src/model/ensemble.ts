@@ -89,9 +89,12 @@ export function checkCompatible(dirs: readonly string[], configs: readonly ResNe
 
 /**
  * Build an ensemble directory from saved models: each member's files are copied into `out/member-<i>`.
- * Returns the member directories inside `out`.
+ * Returns the member directories inside `out` and their configurations, as readEnsemble does.
  */
-export function writeEnsemble(modelDirs: readonly string[], out: string): string[] {
+export function writeEnsemble(
+  modelDirs: readonly string[],
+  out: string,
+): { memberDirs: string[]; configs: ResNetConfig[] } {
   if (modelDirs.length < 2)
     throw new ModelFormatError('an ensemble needs at least two members', { source: out });
   const configs = modelDirs.map((d) => readSavedConfig(d));
@@ -109,7 +112,7 @@ export function writeEnsemble(modelDirs: readonly string[], out: string): string
   });
   const file: EnsembleFile = { format: ENSEMBLE_FORMAT, formatVersion: ENSEMBLE_FORMAT_VERSION, members };
   fs.writeFileSync(path.join(out, ENSEMBLE_FILE), `${JSON.stringify(file, null, 2)}\n`);
-  return members.map((m) => path.join(out, m));
+  return { memberDirs: members.map((m) => path.join(out, m)), configs };
 }
 
 /**

@@ -28,8 +28,8 @@ export interface LoadedModel {
   dir: string;
   /** Depth (of the deepest member, for an ensemble). */
   depth: number;
-  /** Models averaged (1 unless an ensemble: model/ensemble.ts). */
-  members: number;
+  /** Depth of each model averaged (one entry unless an ensemble: model/ensemble.ts). */
+  depths: number[];
   parameters: number;
   classes: readonly string[];
   inputShape: readonly [number, number, number];
@@ -155,7 +155,7 @@ export function loadServingModel(dir: string, version: string, expected: Serving
       version,
       dir: modelDir,
       depth: Math.max(...model.depths),
-      members: model.depths.length,
+      depths: model.depths,
       parameters: model.parameters,
       classes: expected.classes,
       inputShape: [h, w, c],

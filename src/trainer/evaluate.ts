@@ -69,7 +69,7 @@ export function evaluateInference(
   batchSize = 100,
   features?: Float32Array,
 ): EvaluationResult {
-  const { inference: snapshot, inputShape, numClasses } = classifier;
+  const { inference, inputShape, numClasses } = classifier;
   const [h, w, c] = inputShape;
   const size = h * w * c;
   const predictions = new Int32Array(count);
@@ -82,7 +82,7 @@ export function evaluateInference(
     const [loss, predicted, p] = tf.tidy(() => {
       const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, h, w, c]);
       const y = tf.tensor1d(labels.subarray(start, start + n), 'int32');
-      const logits = snapshot.logits(x, featureTensor(features, n, snapshot.featureCount, start));
+      const logits = inference.logits(x, featureTensor(features, n, inference.featureCount, start));
       return [
         softmaxCrossEntropy(logits, y).dataSync()[0],
         tf.argMax(logits, 1).dataSync() as Int32Array,

@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors';
 import { writeEnsemble } from '../../model/ensemble';
-import { readSavedConfig } from '../../model/io';
 import { resolveModelDir } from '../../serving/modelManager';
 import { log, printJson } from '../../util/output';
 import { addJsonOption } from '../options';
@@ -38,10 +37,10 @@ export function register(program: Command): void {
     for (const d of dirs)
       if (!fs.existsSync(path.join(d, 'config.json')))
         throw new ConfigError(`no saved model in ${d} (expected config.json there or in model/)`, 'models');
-    const members = writeEnsemble(dirs, path.resolve(flags.out));
-    const depths = dirs.map((d) => readSavedConfig(d).depth);
+    const { configs } = writeEnsemble(dirs, path.resolve(flags.out));
+    const depths = configs.map((c) => c.depth);
     log(
-      `ensemble: ${members.length} models (${depths.map((d) => `ResNet-${d}`).join(', ')}) in ${path.resolve(flags.out)}; serve and evaluate it with --model ${flags.out}`,
+      `ensemble: ${depths.length} models (${depths.map((d) => `ResNet-${d}`).join(', ')}) in ${path.resolve(flags.out)}; serve and evaluate it with --model ${flags.out}`,
     );
     if (flags.json) printJson({ out: path.resolve(flags.out), members: dirs, depths });
   });

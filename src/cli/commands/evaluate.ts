@@ -21,10 +21,11 @@ import {
   sensitivityAndPredictivity,
   sourceTableRows,
 } from '../../evaluation/classification';
-import { loadClassifier } from '../../model/classifier';
+import { describeClassifier, loadClassifier } from '../../model/classifier';
 import { ENSEMBLE_FILE, isEnsembleDir } from '../../model/ensemble';
 import type { Protocol } from '../../protocols/split';
 import { writePicture } from '../../report/png';
+import { resolveModelDir } from '../../serving/modelManager';
 import { confusionMatrixSvg } from '../../report/svg';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backend';
 import { featureNamesOf, featureSetForCount } from '../../trainer/beatFeatures';
@@ -48,17 +49,10 @@ interface Flags {
   predictions?: string;
 }
 
-/** "ResNet-26" or, for an ensemble, "ensemble of 3: ResNet-26, ResNet-26, ResNet-50". */
-export function describeClassifier(depths: readonly number[]): string {
-  const names = depths.map((d) => `ResNet-${d}`);
-  return names.length === 1 ? names[0] : `ensemble of ${names.length}: ${names.join(', ')}`;
-}
-
 /** A training output directory (with model/ and run.json) or a model directory itself. */
 function modelLocation(dir: string): { modelDir: string; fraction: number; seed: number } {
   const resolved = path.resolve(dir);
-  const nested = path.join(resolved, 'model');
-  const modelDir = fs.existsSync(path.join(nested, 'config.json')) ? nested : resolved;
+  const modelDir = resolveModelDir(resolved);
   if (!fs.existsSync(path.join(modelDir, 'config.json')) && !isEnsembleDir(modelDir))
     throw new ConfigError(
       `no saved model in ${resolved} (expected config.json there or in model/, or an ensemble's ${ENSEMBLE_FILE})`,

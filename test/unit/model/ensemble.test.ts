@@ -44,7 +44,7 @@ after(() => fs.rmSync(root, { recursive: true, force: true }));
 describe('ensembles of trained models', () => {
   test('written and read back: members copied in, depths may differ, beats must be read alike', () => {
     const out = path.join(root, 'abc');
-    const members = writeEnsemble([dirs.a, dirs.b, dirs.c], out);
+    const members = writeEnsemble([dirs.a, dirs.b, dirs.c], out).memberDirs;
     assert.deepEqual(
       members.map((m) => path.basename(m)),
       ['member-1', 'member-2', 'member-3'],
@@ -148,7 +148,7 @@ describe('ensembles of trained models', () => {
       inputShape: [17, 39, 1],
       classes: ['N', 'S', 'V', 'F', 'Q'],
     });
-    assert.equal(loaded.members, 2);
+    assert.deepEqual(loaded.depths, [14, 20]);
     assert.equal(loaded.depth, 20);
     assert.equal(loaded.featureCount, 5);
     loaded.snapshot.dispose();
