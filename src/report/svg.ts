@@ -6,6 +6,8 @@
 
 export interface Series {
   name: string;
+  /** A point with a non-finite coordinate is not drawn and breaks the line there (e.g. at a growth, where
+   * the quantity belongs to another network on either side). */
   points: readonly [number, number][];
   color?: string;
   dashed?: boolean;
@@ -26,6 +28,7 @@ export interface LineChart {
   series: readonly Series[];
   markers?: readonly Marker[];
   width?: number;
+  /** Height of the chart without the legend rows, which add to it. */
   height?: number;
   yMin?: number;
   yMax?: number;
@@ -68,8 +71,13 @@ function formatTick(v: number): string {
 
 export function lineChartSvg(chart: LineChart): string {
   const width = chart.width ?? 720;
-  const height = chart.height ?? 420;
-  const m = { left: 70, right: 20, top: 40, bottom: 55 };
+  // The legend sits in rows under the x-axis label, so it never covers data or marker labels.
+  const legendColumnPx = 230;
+  const legendColumns = Math.max(1, Math.floor((width - 90) / legendColumnPx));
+  const legendRows = Math.ceil(chart.series.length / legendColumns);
+  const legendRowPx = 18;
+  const height = (chart.height ?? 420) + legendRows * legendRowPx;
+  const m = { left: 70, right: 20, top: 40, bottom: 55 + legendRows * legendRowPx };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const all = chart.series
@@ -113,7 +121,7 @@ export function lineChartSvg(chart: LineChart): string {
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   out.push(
-    `<text x="${m.left + pw / 2}" y="${height - 12}" text-anchor="middle" font-size="13" ${FONT}>${escapeXml(chart.xLabel)}</text>`,
+    `<text x="${m.left + pw / 2}" y="${m.top + ph + 43}" text-anchor="middle" font-size="13" ${FONT}>${escapeXml(chart.xLabel)}</text>`,
   );
   out.push(
     `<text x="16" y="${m.top + ph / 2}" text-anchor="middle" font-size="13" transform="rotate(-90 16 ${m.top + ph / 2})" ${FONT}>${escapeXml(chart.yLabel)}</text>`,
@@ -129,25 +137,31 @@ export function lineChartSvg(chart: LineChart): string {
   });
   chart.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
-    const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-    if (pts.length === 0) return;
+    const finite = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    if (finite.length === 0) return;
     let d = '';
-    pts.forEach(([x, y], k) => {
-      if (k === 0) d += `M${sx(x).toFixed(1)},${sy(y).toFixed(1)}`;
+    let broken = true;
+    for (const [x, y] of s.points) {
+      if (!Number.isFinite(x) || !Number.isFinite(y)) {
+        broken = true;
+        continue;
+      }
+      if (broken) d += `M${sx(x).toFixed(1)},${sy(y).toFixed(1)}`;
       else if (s.step) d += `H${sx(x).toFixed(1)}V${sy(y).toFixed(1)}`;
       else d += `L${sx(x).toFixed(1)},${sy(y).toFixed(1)}`;
-    });
+      broken = false;
+    }
     out.push(
       `<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
     );
-    if (pts.length <= 80)
-      for (const [x, y] of pts)
+    if (finite.length <= 80)
+      for (const [x, y] of finite)
         out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
   });
   chart.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
-    const y = m.top + 10 + i * 18;
-    const x = m.left + pw - 190;
+    const y = m.top + ph + 62 + Math.floor(i / legendColumns) * legendRowPx;
+    const x = m.left + (i % legendColumns) * legendColumnPx;
     out.push(
       `<line x1="${x}" y1="${y}" x2="${x + 24}" y2="${y}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
     );

@@ -68,6 +68,15 @@ export function writeRunPictures(dir: string, run: RunForReport): string[] {
   if (run.state.lipschitz.length > 0) {
     const at = (epoch: number) =>
       minutes(run.state.epochs.find((e) => e.epoch === epoch)?.elapsedSeconds ?? 0);
+    // The bound after a growth belongs to another network (twice the blocks, h halved) and the smoothing
+    // restarts, so each series is drawn as one line per network, not joined across the growth.
+    const grownAfter = new Set(run.state.growths.map((g) => g.epoch));
+    const perNetwork = (value: (l: (typeof run.state.lipschitz)[number]) => number | null) =>
+      run.state.lipschitz.flatMap((l): [number, number][] => {
+        const v = value(l);
+        const point: [number, number][] = v === null ? [] : [[at(l.epoch), v]];
+        return grownAfter.has(l.epoch) ? [...point, [Number.NaN, Number.NaN]] : point;
+      });
     files.push(
       ...writePicture(
         path.join(dir, 'lipschitz'),
@@ -76,12 +85,10 @@ export function writeRunPictures(dir: string, run: RunForReport): string[] {
           xLabel: 'wall-clock time (minutes)',
           yLabel: 'Lipschitz upper bound',
           series: [
-            { name: 'mean over blocks', points: run.state.lipschitz.map((l) => [at(l.epoch), l.mean]) },
+            { name: 'mean over blocks', points: perNetwork((l) => l.mean) },
             {
-              name: `smoothed`,
-              points: run.state.lipschitz
-                .filter((l) => l.smoothed !== null)
-                .map((l) => [at(l.epoch), l.smoothed ?? 0]),
+              name: 'smoothed (moving average over W epochs)',
+              points: perNetwork((l) => l.smoothed),
               dashed: true,
             },
           ],

@@ -42,6 +42,34 @@ describe('report charts', () => {
     assert.ok(svg.trimEnd().endsWith('</svg>'));
   });
 
+  it('breaks a line at a non-finite point and keeps the legend out of the plot area', () => {
+    const svg = lineChartSvg({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [
+        {
+          name: 'before and after a growth',
+          points: [
+            [0, 1],
+            [1, 2],
+            [Number.NaN, Number.NaN],
+            [2, 1],
+            [3, 2],
+          ],
+        },
+      ],
+    });
+    const path = /<path d="([^"]+)"/.exec(svg)?.[1] ?? '';
+    assert.equal(path.match(/M/g)?.length, 2, path);
+    assert.equal(path.match(/L/g)?.length, 2, path);
+    const frame = /<rect x="(\d+)" y="(\d+)" width="(\d+)" height="(\d+)" fill="none"/.exec(svg);
+    assert.ok(frame !== null);
+    const plotBottom = Number(frame[2]) + Number(frame[4]);
+    const legend = /<text x="[\d.]+" y="([\d.]+)"[^>]*>before and after a growth</.exec(svg);
+    assert.ok(legend !== null && Number(legend[1]) > plotBottom, 'legend under the plot');
+  });
+
   it('shows counts and row percentages in the confusion matrix', () => {
     const svg = confusionMatrixSvg(
       't',
