@@ -14,6 +14,7 @@ import { sensitivityAndPredictivity } from '../evaluation/classification';
 import { addEnergy, EnergyLedger, NO_ENERGY, type EnergyTotal } from '../energy/ledger';
 import type { EnergyTracker } from '../energy/tracker';
 import { latestCheckpoint } from '../trainer/checkpoint';
+import type { TrainerState } from '../trainer/adaptiveTrainer';
 import type { Metrics } from '../metrics/registry';
 import { DEFAULT_SPLIT_SEED, type Protocol } from '../protocols/split';
 import { writeRunPictures } from '../report/trainingReport';
@@ -320,6 +321,21 @@ export async function ensureBeatLog(
   if (!summary.verified)
     throw new ConfigError('the beat log could not be verified after building it', 'beats-topic');
   return summary.beats;
+}
+
+/** What `<out>/report.json` holds beyond the run's summary. */
+export interface TrainingReportFile extends TrainingSummary {
+  config: TrainingConfig;
+  history: TrainerState;
+  test: unknown;
+  testBySource: unknown;
+}
+
+/** A finished run's report.json, split into its summary (as `trainOnce` returned it) and its history. */
+export function readTrainingReport(file: string): { summary: TrainingSummary; history: TrainerState } {
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainingReportFile;
+  const { config: _config, history, test: _test, testBySource: _bySource, ...summary } = report;
+  return { summary, history };
 }
 
 export interface TrainingSummary {

@@ -31,6 +31,16 @@ let bus: KafkaBus;
 let runtime: TfRuntime;
 const created: string[] = [];
 
+/** CLI arguments for a command on the test broker, with its own topics, reading the test data. */
+const onTheBroker = (prefix: string) => [
+  '--topic-prefix',
+  prefix,
+  '--brokers',
+  broker.brokers.join(','),
+  '--data-dir',
+  dataDir,
+];
+
 before(async () => {
   runtime = await loadTf({ prefer: resolveBackendPreference() });
   broker = await ensureBroker();
@@ -145,12 +155,7 @@ describe('training on the beat stream', () => {
         'intra',
         '--beats-topic',
         beatsTopic,
-        '--topic-prefix',
-        prefix,
-        '--brokers',
-        broker.brokers.join(','),
-        '--data-dir',
-        dataDir,
+        ...onTheBroker(prefix),
         '--predictions',
         path.join(out, 'predictions.csv'),
         '--json',
@@ -293,5 +298,100 @@ describe('training on the beat stream', () => {
       'the report counts the first session too',
     );
     assert.ok(energyKwh >= kwh(5), 'and at least what was recorded with the last checkpoint');
+  });
+
+  it('bench adaptive-vs-vanilla compares both modes on the same beats and a resumed finished benchmark trains nothing', () => {
+    const prefix = uniquePrefix('bench-avv');
+    created.push(
+      beatsTopicFor({ topicPrefix: prefix, protocol: 'intra' }),
+      ...Object.values(topicNames(prefix)),
+    );
+    const out = scratchDir('ecgflow-bench-avv-');
+    // Small scale (W 3, reserve 5) over 8 epochs: the growth is forced where E - e = reserve + 1, at e = 2,
+    // before the threshold can fire (its reference is the first smoothed value, at e = 2).
+    const args = [
+      main,
+      'bench',
+      'adaptive-vs-vanilla',
+      '--scale',
+      'small',
+      '--depth',
+      '14,26',
+      '--epochs',
+      '8',
+      '--limit-beats',
+      '400',
+      '--records',
+      '100,119',
+      '--out',
+      out,
+      ...onTheBroker(prefix),
+      '--json',
+    ];
+    const first = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(first.status, 0, first.stderr);
+    const lastJson = (stdout: string) => {
+      const lines = stdout.trimEnd().split('\n');
+      return JSON.parse(lines[lines.length - 1]) as {
+        adaptive: Summary;
+        vanilla: Summary;
+        ppeRatio: number;
+        wallRatio: number;
+        wallRatioFastestEpochs: number;
+        accuracyDelta: number;
+        epochTimes: Record<
+          'adaptive' | 'vanilla',
+          { depth: number; epochs: number; fastestSeconds: number }[]
+        >;
+        pictures: string[];
+      };
+    };
+    type Summary = {
+      ppe: number;
+      growthEpochs: number[];
+      finalDepth: number;
+      wallClockSeconds: number;
+      testAccuracy: number;
+      dataset: unknown;
+    };
+    const result = lastJson(first.stdout);
+    // ResNet-14 has 174,645 parameters and ResNet-26 369,077 (the closed form): 3 epochs at 14, 5 at 26.
+    assert.deepEqual(result.adaptive.growthEpochs, [2]);
+    assert.deepEqual(result.vanilla.growthEpochs, []);
+    assert.equal(result.adaptive.ppe, (3 * 174_645 + 5 * 369_077) / 8);
+    assert.equal(result.vanilla.ppe, 369_077);
+    assert.equal(result.ppeRatio, result.adaptive.ppe / result.vanilla.ppe);
+    assert.deepEqual(result.adaptive.dataset, result.vanilla.dataset, 'the same beats and split');
+    assert.equal(result.wallRatio, result.adaptive.wallClockSeconds / result.vanilla.wallClockSeconds);
+    assert.equal(result.accuracyDelta, 100 * (result.adaptive.testAccuracy - result.vanilla.testAccuracy));
+    assert.deepEqual(
+      result.epochTimes.adaptive.map((t) => [t.depth, t.epochs]),
+      [
+        [14, 3],
+        [26, 5],
+      ],
+    );
+    assert.deepEqual(
+      result.epochTimes.vanilla.map((t) => [t.depth, t.epochs]),
+      [[26, 8]],
+    );
+    const fastest = (mode: 'adaptive' | 'vanilla') =>
+      result.epochTimes[mode].reduce((sum, t) => sum + t.epochs * t.fastestSeconds, 0);
+    assert.ok(Math.abs(result.wallRatioFastestEpochs - fastest('adaptive') / fastest('vanilla')) < 1e-12);
+    for (const file of result.pictures) assert.ok(fs.statSync(file).size > 0, file);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'comparison.json'), 'utf8')), result);
+
+    // Both modes finished: a resumed benchmark reads their reports instead of training again.
+    const again = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /adaptive finished in an earlier session/);
+    assert.match(again.stderr, /vanilla finished in an earlier session/);
+    assert.doesNotMatch(again.stderr, /epoch 1\/8/);
+    const resumed = lastJson(again.stdout);
+    assert.deepEqual(
+      { ...resumed, pictures: [] },
+      { ...result, pictures: [] },
+      'the same comparison from the saved reports',
+    );
   });
 });
