@@ -45,6 +45,7 @@ import { RR_RATIO_MAX, beatSchemaVersionNeeded } from '../src/trainer/beatFeatur
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
 import { ExampleEncoder, type ExampleSet, packBatch, type Example } from '../src/trainer/examples';
+import { formatDuration } from '../src/util/output';
 import { collectExamples, passOverBeatLog, splitOf, type BeatLog } from './beatExamples';
 
 export interface TrainPipelineConfig {
@@ -357,6 +358,16 @@ export async function runTraining(
             `train: growth (${e.trigger}) at the end of epoch ${e.epoch + 1}: depth ${e.depthBefore} -> ${e.depthAfter}, ${e.parametersBefore} -> ${e.parametersAfter} parameters`,
           );
         }
+      }
+      // Paper-scale runs take hours: where the run stands, and what is left at this epoch's pace (a lower
+      // bound until the final depth is reached, since deeper epochs take longer).
+      const closed = emitted.find((e) => e.kind === 'epoch');
+      if (closed !== undefined) {
+        const left = config.training.epochs - trainer.nextEpoch;
+        const deeperToCome = left > 0 && closed.depth < config.training.finalDepth;
+        log(
+          `train: ${formatDuration(closed.elapsedSeconds)} trained, ${left} epoch(s) left: ${deeperToCome ? 'at least ' : ''}${formatDuration(left * closed.seconds)} at this pace`,
+        );
       }
       await beforeCheckpoint(checkpointName(trainer.nextEpoch - 1));
       await saveCheckpoint(config.outDir, trainer);
