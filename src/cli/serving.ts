@@ -20,6 +20,7 @@ import { ConfigError, EcgflowError, describeError } from '../errors';
 import { instrumentSource } from '../metrics/instrument';
 import type { Metrics } from '../metrics/registry';
 import { describeClassifier } from '../model/classifier';
+import { describePrematurityRule } from '../scoring/prematurityRule';
 import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
 import { getCodecs } from '../schemas/codec';
 import { DEFAULT_SERVE_ENGINE_CONFIG } from '../serving/engine';
@@ -200,7 +201,7 @@ export async function startServing(options: StartServingOptions): Promise<Servin
   const version = versionOfModelDir(options.modelDir);
   const initial = loadServingModel(options.modelDir, version, expected);
   log(
-    `serve: model ${initial.version} (${describeClassifier(initial.depths)}, ${initial.parameters.toLocaleString('en-US')} parameters, ${initial.snapshot.engine} inference) from ${initial.dir}`,
+    `serve: model ${initial.version} (${describeClassifier(initial.depths)}, ${initial.parameters.toLocaleString('en-US')} parameters, ${initial.snapshot.engine} inference${initial.prematurity === undefined ? '' : `, ${describePrematurityRule(initial.prematurity.rule)}`}) from ${initial.dir}`,
   );
   const models = new ModelManager(initial, expected, {
     onLoaded: (m, seconds) =>

@@ -3,6 +3,7 @@
  * BN-folded and frozen into an inference engine (inference.ts), with what the caller must feed it.
  */
 import type { BeatPreparation } from '../beats/preparation';
+import { readDecision, type Decision } from './decision';
 import { EnsembleInference, isEnsembleDir, readEnsemble } from './ensemble';
 import type { Inference } from './forward';
 import { createInference, type InferenceEngine } from './inference';
@@ -19,6 +20,8 @@ export interface Classifier {
   depths: number[];
   /** Parameters of all members together. */
   parameters: number;
+  /** What turns probabilities into a class beyond the arg-max (decision.ts), if the directory has one. */
+  decision: Decision | undefined;
 }
 
 /** "ResNet-26" or, for an ensemble, "ensemble of 3: ResNet-26, ResNet-26, ResNet-50". */
@@ -30,8 +33,9 @@ export function describeClassifier(depths: readonly number[]): string {
 /** Load the model (or ensemble) in `dir`; the variables are released once frozen. Dispose `inference`. */
 export function loadClassifier(dir: string, engine?: InferenceEngine): Classifier {
   const dirs = isEnsembleDir(dir) ? readEnsemble(dir).memberDirs : [dir];
+  const decision = readDecision(dir);
   const loaded: { inference: Inference; depth: number; parameters: number }[] = [];
-  let shape: Omit<Classifier, 'inference' | 'depths' | 'parameters'> | undefined;
+  let shape: Omit<Classifier, 'inference' | 'depths' | 'parameters' | 'decision'> | undefined;
   try {
     for (const d of dirs) {
       const model = loadResNet(d);
@@ -62,5 +66,6 @@ export function loadClassifier(dir: string, engine?: InferenceEngine): Classifie
       loaded.length === 1 ? loaded[0].inference : new EnsembleInference(loaded.map((l) => l.inference)),
     depths: loaded.map((l) => l.depth),
     parameters: loaded.reduce((n, l) => n + l.parameters, 0),
+    decision,
   };
 }

@@ -17,9 +17,16 @@ import { describePreparation, samePreparation, type BeatPreparation } from '../b
 import { EcgflowError } from '../errors';
 import type { Inference } from '../model/forward';
 import { loadClassifier } from '../model/classifier';
+import { decisionTag, readDecision } from '../model/decision';
 import { isEnsembleDir, readEnsemble } from '../model/ensemble';
 import { ModelFormatError } from '../model/io';
-import { featureSetForCount, type BeatFeatureSet } from '../trainer/beatFeatures';
+import { featureNamesOf, featureSetForCount, type BeatFeatureSet } from '../trainer/beatFeatures';
+import {
+  applyPrematurityRule,
+  prematurityInputs,
+  type PrematurityInputs,
+  type PrematurityRule,
+} from '../scoring/prematurityRule';
 import { featureTensor } from '../trainer/evaluate';
 
 export interface LoadedModel {
@@ -42,13 +49,15 @@ export interface LoadedModel {
   beats: BeatPreparation;
   /** The frozen model that classifies (graph or eager engine: model/inference.ts). */
   snapshot: Inference;
+  /** The model's prematurity rule after the arg-max (model/decision.ts), with where its inputs are. */
+  prematurity: { rule: PrematurityRule; inputs: PrematurityInputs } | undefined;
   loadedAtMs: number;
 }
 
 export interface Classification {
   /** count x classes, row-major. */
   probabilities: Float32Array;
-  /** Arg-max class index per beat. */
+  /** Class index per beat: the arg-max, then the model's prematurity rule if it has one. */
   predicted: Int32Array;
 }
 
@@ -75,6 +84,11 @@ export function resolveModelDir(dir: string): string {
  * (from the manifest), so the same weights always get the same version.
  */
 export function versionOfModelDir(dir: string): string {
+  // A decision rule changes what the model answers, so it is part of the version.
+  return baseVersionOfModelDir(dir) + decisionTag(readDecision(resolveModelDir(dir)));
+}
+
+function baseVersionOfModelDir(dir: string): string {
   const root = path.resolve(dir);
   for (const candidate of [path.join(root, 'state.json'), path.join(path.dirname(root), 'state.json')]) {
     if (fs.existsSync(candidate)) {
@@ -145,6 +159,17 @@ export function loadServingModel(dir: string, version: string, expected: Serving
     } catch (err) {
       throw new ModelMismatchError((err as Error).message, modelDir);
     }
+    let prematurity: LoadedModel['prematurity'];
+    if (model.decision !== undefined) {
+      try {
+        prematurity = {
+          rule: model.decision.prematurity,
+          inputs: prematurityInputs(featureNamesOf(featureSet), expected.classes),
+        };
+      } catch (err) {
+        throw new ModelMismatchError((err as Error).message, modelDir);
+      }
+    }
     const snapshot = model.inference;
     // Warm-up: the first inference of a new graph pays for kernel selection; pay it here, not on a beat.
     tf.tidy(() => {
@@ -164,6 +189,7 @@ export function loadServingModel(dir: string, version: string, expected: Serving
       rrRatioMax: model.rrRatioMax,
       beats: { ...model.beats },
       snapshot,
+      prematurity,
       loadedAtMs: Date.now(),
     };
   } catch (err) {
@@ -188,10 +214,12 @@ export function classifyImages(
     const x = tf.tensor4d(images.subarray(0, count * h * w * c), [count, h, w, c]);
     const logits = model.snapshot.logits(x, featureTensor(features, count, model.featureCount));
     const probabilities = tf.softmax(logits).dataSync() as Float32Array;
-    const predicted = tf.argMax(logits, 1).dataSync() as Int32Array;
+    const predicted = Int32Array.from(tf.argMax(logits, 1).dataSync() as Int32Array);
     if (probabilities.length !== count * k)
       throw new RangeError(`expected ${count * k} probabilities, got ${probabilities.length}`);
-    return { probabilities: Float32Array.from(probabilities), predicted: Int32Array.from(predicted) };
+    if (model.prematurity !== undefined && features !== undefined)
+      applyPrematurityRule(model.prematurity.rule, model.prematurity.inputs, predicted, features, count);
+    return { probabilities: Float32Array.from(probabilities), predicted };
   });
 }
 

@@ -5,8 +5,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
+import { resnetConfig } from '../../src/model/config';
+import { DECISION_FILE } from '../../src/model/decision';
+import { saveResNet } from '../../src/model/io';
+import { ResNet } from '../../src/model/resnet';
+import { loadTf } from '../../src/tf/backend';
+import { featureCountOf } from '../../src/trainer/beatFeatures';
 import { requireDataDir } from '../helpers/env';
+import { scratchDir } from '../helpers/scratch';
 
 const dataDir = requireDataDir();
 const main = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -75,5 +83,41 @@ describe('ecgflow CLI', () => {
     const brokers = ecgflow(['replay', '--brokers', 'nohostport', '--no-metrics', '--data-dir', dataDir]);
     assert.equal(brokers.status, 1);
     assert.match(brokers.stderr, /ConfigError.*broker "nohostport" is not host:port/);
+  });
+
+  it('decision adds and removes the prematurity rule, and refuses a model that cannot read it', async () => {
+    await loadTf({ prefer: 'native' });
+    const saved = async (featureCount: number) => {
+      const dir = scratchDir('ecgflow-decision-cli-');
+      const model = ResNet.create(resnetConfig({ depth: 8, featureCount }), { seed: 1 });
+      await saveResNet(model, dir);
+      model.dispose();
+      return dir;
+    };
+    const dir = await saved(featureCountOf('rr-morphology-qrs-p'));
+    const added = ecgflow(['decision', '--model', dir, '--prematurity', '--rr-ratio-below', '0.8', '--json']);
+    assert.equal(added.status, 0, added.stderr);
+    const json = JSON.parse(added.last) as { prematurityRule: unknown; version: string };
+    assert.deepEqual(json.prematurityRule, { rrRatioBelow: 0.8, templateCorrelationAbove: 0.7 });
+    assert.match(json.version, /^d8-[0-9a-f]{12}\+prem0\.80-0\.70$/);
+    assert.ok(fs.existsSync(path.join(dir, DECISION_FILE)));
+
+    const removed = ecgflow(['decision', '--model', dir, '--arg-max', '--json']);
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.match((JSON.parse(removed.last) as { version: string }).version, /^d8-[0-9a-f]{12}$/);
+    assert.ok(!fs.existsSync(path.join(dir, DECISION_FILE)));
+
+    const both = ecgflow(['decision', '--model', dir, '--prematurity', '--arg-max']);
+    assert.equal(both.status, 1);
+    assert.match(both.stderr, /exactly one of --prematurity and --arg-max/);
+    const badBound = ecgflow(['decision', '--model', dir, '--prematurity', '--rr-ratio-below', '1.1']);
+    assert.equal(badBound.status, 1);
+    assert.match(badBound.stderr, /rrRatioBelow must be in \(0, 1\)/);
+
+    const imageOnly = await saved(0);
+    const refused = ecgflow(['decision', '--model', imageOnly, '--prematurity']);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /ConfigError.*its features: none.*--features rr-morphology/);
+    assert.ok(!fs.existsSync(path.join(imageOnly, DECISION_FILE)), 'nothing written');
   });
 });

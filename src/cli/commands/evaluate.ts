@@ -31,6 +31,12 @@ import { loadTf, resolveBackendPreference, runtimeSummary } from '../../tf/backe
 import { featureNamesOf, featureSetForCount } from '../../trainer/beatFeatures';
 import { writePredictionList } from '../../evaluation/predictionList';
 import { evaluateInference } from '../../trainer/evaluate';
+import {
+  applyPrematurityRule,
+  describePrematurityRule,
+  prematurityInputs,
+} from '../../scoring/prematurityRule';
+import { AAMI_CLASSES } from '../../wfdb/labels';
 import { ExampleEncoder, type ExampleSet } from '../../trainer/examples';
 import { log, printJson, table } from '../../util/output';
 import { addBrokersOption, addDataDirOption, addJsonOption } from '../options';
@@ -99,8 +105,17 @@ export function register(program: Command): void {
     const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
     const where = modelLocation(flags.model);
     const model = loadClassifier(where.modelDir);
+    const featureSet = featureSetForCount(model.featureCount);
+    // A model whose decision rule cannot read its inputs is refused before any beat is built.
+    const prematurity =
+      model.decision === undefined
+        ? undefined
+        : {
+            rule: model.decision.prematurity,
+            inputs: prematurityInputs(featureNamesOf(featureSet), AAMI_CLASSES),
+          };
     log(
-      `evaluate: ${where.modelDir} (${describeClassifier(model.depths)}, ${model.parameters} parameters, ${model.inference.engine} inference) on ${JSON.stringify(runtimeSummary(runtime))}`,
+      `evaluate: ${where.modelDir} (${describeClassifier(model.depths)}, ${model.parameters} parameters, ${model.inference.engine} inference${prematurity === undefined ? '' : `, ${describePrematurityRule(prematurity.rule)}`}) on ${JSON.stringify(runtimeSummary(runtime))}`,
     );
     const dataDir = resolveDataDir(flags.dataDir);
     const brokers = resolveBrokers(flags.brokers);
@@ -117,13 +132,7 @@ export function register(program: Command): void {
       await bus.ensureTopics([{ topic: topics.deadLetter, partitions: 1 }]);
       // The model's own head says which scalar features it takes (none for image-only models), its config
       // how they were capped.
-      const encoder = new ExampleEncoder(
-        187,
-        {},
-        undefined,
-        featureSetForCount(model.featureCount),
-        model.rrRatioMax,
-      );
+      const encoder = new ExampleEncoder(187, {}, AAMI_CLASSES, featureSet, model.rrRatioMax);
       const beatLog: BeatLog = {
         bus,
         topic: beatsTopic,
@@ -141,6 +150,18 @@ export function register(program: Command): void {
       const startMs = Date.now();
       const result = evaluateInference(model, test.images, test.labels, test.count, 100, test.features);
       const seconds = (Date.now() - startMs) / 1000;
+      const calledS =
+        prematurity === undefined || test.features === undefined
+          ? 0
+          : applyPrematurityRule(
+              prematurity.rule,
+              prematurity.inputs,
+              result.predictions,
+              test.features,
+              test.count,
+            );
+      if (prematurity !== undefined)
+        log(`evaluate: the prematurity rule called ${calledS} beats S that the network called N`);
       const report = scoreConfusion(
         confusionMatrix(test.labels, result.predictions, encoder.classes.length),
         encoder.classes,
@@ -180,6 +201,8 @@ export function register(program: Command): void {
         vSe: v.se,
         vPpv: v.ppv,
         bySource,
+        prematurityRule: prematurity?.rule ?? null,
+        prematurityCalledS: prematurity === undefined ? null : calledS,
         loss: result.loss,
         beatsPerSecond: test.count / seconds,
         backend: runtime.backend,

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { register as beats } from './beats';
 import { register as bench } from './bench';
+import { register as decision } from './decision';
 import { register as detect } from './detect';
 import { register as ensemble } from './ensemble';
 import { register as evaluate } from './evaluate';
@@ -25,6 +26,7 @@ const commands: Register[] = [
   train,
   evaluate,
   ensemble,
+  decision,
   serve,
   ingest,
   simulate,
