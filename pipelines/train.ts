@@ -40,7 +40,14 @@ import { getCodecs } from '../src/schemas/codec';
 import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
 import { AdaptiveTrainer, type TrainerState } from '../src/trainer/adaptiveTrainer';
-import { checkpointName, latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/trainer/checkpoint';
+import {
+  checkpointName,
+  latestCheckpoint,
+  loadCheckpoint,
+  readCheckpointConfig,
+  resumeDifferences,
+  saveCheckpoint,
+} from '../src/trainer/checkpoint';
 import { RR_RATIO_MAX, beatSchemaVersionNeeded } from '../src/trainer/beatFeatures';
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
@@ -184,6 +191,14 @@ export async function runTraining(
   // A resumed run reads its features the way its checkpoint's model was trained (a checkpoint from before
   // the RR ratio cap existed: the legacy cap); a fresh one the current way.
   const checkpointDir = config.resume ? latestCheckpoint(config.outDir) : undefined;
+  if (checkpointDir !== undefined) {
+    const differences = resumeDifferences(readCheckpointConfig(checkpointDir), config.training);
+    if (differences.length > 0)
+      throw new ConfigError(
+        `run ${run.runId} in ${config.outDir} was trained with other settings (${differences.join(', ')}): resume with the flags it was started with`,
+        'resume',
+      );
+  }
   const rrRatioMax =
     checkpointDir === undefined
       ? RR_RATIO_MAX

@@ -138,6 +138,41 @@ export function latestCheckpoint(root: string): string | undefined {
   return dir;
 }
 
+/**
+ * The settings of the run a checkpoint belongs to, as saved (fields added since may be missing).
+ * A typed error for an unreadable or foreign state file.
+ */
+export function readCheckpointConfig(dir: string): Partial<TrainingConfig> {
+  const stateFile = path.join(dir, 'state.json');
+  let saved: StateFile;
+  try {
+    saved = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StateFile;
+  } catch (err) {
+    throw new CheckpointError(`not readable: ${(err as Error).message}`, stateFile);
+  }
+  if (saved.format !== CHECKPOINT_FORMAT || saved.formatVersion !== CHECKPOINT_FORMAT_VERSION)
+    throw new CheckpointError(
+      `not a ${CHECKPOINT_FORMAT} v${CHECKPOINT_FORMAT_VERSION} checkpoint`,
+      stateFile,
+    );
+  return saved.config as Partial<TrainingConfig>;
+}
+
+/**
+ * What a resumed run's requested settings change against the checkpoint's run, one "name saved ->
+ * requested" per difference. Resuming with other settings would continue one run under another's data
+ * order, batch size or schedule while reporting the first's: refused by the caller. Derived class weights
+ * and the beat preparation (checked against run.json, with its own message) are left out, as are settings
+ * the checkpoint predates.
+ */
+export function resumeDifferences(saved: Partial<TrainingConfig>, requested: TrainingConfig): string[] {
+  const skipped = new Set<string>(['classWeights', 'beats']);
+  return (Object.keys(requested) as (keyof TrainingConfig)[])
+    .filter((k) => !skipped.has(k) && k in saved)
+    .filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(requested[k]))
+    .map((k) => `${k} ${JSON.stringify(saved[k])} -> ${JSON.stringify(requested[k])}`);
+}
+
 /** Rebuild a trainer from a checkpoint directory, exactly as it was after the saved epoch. */
 export function loadCheckpoint(
   dir: string,

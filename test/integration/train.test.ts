@@ -259,6 +259,15 @@ describe('training on the beat stream', () => {
     assert.notEqual(mixed.status, 0);
     assert.match(mixed.stderr, /kachuee, unfiltered, 125 Hz, not centred, filtered, 125 Hz.*--beat-form/);
 
+    // So would continuing it under another seed (another shuffle order) or batch size, reported as the first.
+    const reseeded = spawnSync(process.execPath, [...args, '--resume', '--seed', '2', '--batch-size', '32'], {
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.notEqual(reseeded.status, 0);
+    assert.match(reseeded.stderr, /trained with other settings \(batchSize 64 -> 32, seed 1 -> 2\)/);
+
     const resumed = spawnSync(process.execPath, [...args, '--resume', '--json'], {
       env,
       encoding: 'utf8',
