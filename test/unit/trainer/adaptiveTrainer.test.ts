@@ -157,4 +157,40 @@ describe('AdaptiveTrainer', () => {
     original.dispose();
     resumed.dispose();
   });
+
+  it('resumes mid-phase with momentum, warm power-iteration vectors and trigger history restored', async () => {
+    // Saved after epoch 1, the growth (epoch 3) still ahead: the momentum buffers are non-zero, the
+    // power-iteration vectors are warm and the trigger holds history, so all three must survive the file.
+    const dir = scratchDir('ecgflow-ckpt-mid-');
+    const data = toyBatches(3, 16, 5);
+    const original = new AdaptiveTrainer(config({}), backend);
+    for (let e = 0; e < 2; e++) runEpoch(original, data);
+    await saveCheckpoint(dir, original);
+    const next = [2, 3, 4].flatMap(() => runEpoch(original, data));
+
+    const found = latestCheckpoint(dir);
+    assert.ok(found !== undefined && found.endsWith('epoch-0001'));
+    const { trainer: resumed } = loadCheckpoint(found, backend);
+    const again = [2, 3, 4].flatMap(() => runEpoch(resumed, data));
+    const untimed = (events: TrainerEvent[]) =>
+      events.map((e) =>
+        e.kind === 'epoch'
+          ? { ...e, seconds: 0, elapsedSeconds: 0 }
+          : e.kind === 'lipschitz'
+            ? { ...e, seconds: 0 }
+            : e,
+      );
+    assert.ok(
+      again.some((e) => e.kind === 'growth'),
+      'the growth happens after the resume',
+    );
+    assert.deepEqual(untimed(again), untimed(next), 'same losses, Lipschitz values, growth and schedule');
+    assert.deepEqual(
+      resumed.model.namedVariables().map((v) => v.variable.dataSync()),
+      original.model.namedVariables().map((v) => v.variable.dataSync()),
+      'same weights three epochs later',
+    );
+    original.dispose();
+    resumed.dispose();
+  });
 });
