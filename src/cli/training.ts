@@ -36,6 +36,8 @@ import {
   validateTrainingConfig,
   type TrainingConfig,
   type TrainingMode,
+  WEIGHT_DECAY_ON,
+  type WeightDecayOn,
 } from '../trainer/config';
 import { log } from '../util/output';
 import { Progress } from '../util/progress';
@@ -52,6 +54,7 @@ export interface TrainingFlags {
   lrMin: number;
   momentum: number;
   weightDecay: number;
+  weightDecayOn: WeightDecayOn;
   rTol: number;
   window: number;
   reserve: number;
@@ -98,7 +101,15 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
     .option('--lr <x>', 'peak learning rate', parsePositiveNumber('lr'), p.lrMax)
     .option('--lr-min <x>', 'final learning rate of the cosine', Number, p.lrMin)
     .option('--momentum <x>', 'SGD momentum', Number, p.momentum)
-    .option('--weight-decay <x>', 'L2 weight decay on conv and dense kernels', Number, p.weightDecay)
+    .option('--weight-decay <x>', 'L2 weight decay (on what --weight-decay-on says)', Number, p.weightDecay)
+    .addOption(
+      new Option(
+        '--weight-decay-on <what>',
+        'kernels (conv and dense kernels) or all (every trainable variable, BN gamma/beta too, as the reference code)',
+      )
+        .choices([...WEIGHT_DECAY_ON])
+        .default(p.weightDecayOn),
+    )
     .option(
       '--r-tol <x>',
       'growth threshold on smoothed / reference Lipschitz',
@@ -208,6 +219,7 @@ export function trainingConfigFrom(
     lrMin: flags.lrMin,
     momentum: flags.momentum,
     weightDecay: flags.weightDecay,
+    weightDecayOn: flags.weightDecayOn,
     rTol: flags.rTol,
     window: flags.window,
     reserve: flags.reserve,

@@ -124,6 +124,7 @@ export class AdaptiveTrainer {
       learningRate: this.config.lrMax,
       momentum: this.config.momentum,
       weightDecay: this.config.weightDecay,
+      weightDecayOn: this.config.weightDecayOn,
       classWeights: this.config.classWeights ?? undefined,
     });
   }

@@ -198,6 +198,7 @@ export function loadCheckpoint(
     | 'classWeighting'
     | 'maxClassWeight'
     | 'classWeights'
+    | 'weightDecayOn'
   > = {
     beats: model.beats,
     features: 'none',
@@ -206,6 +207,7 @@ export function loadCheckpoint(
     classWeighting: 'none',
     maxClassWeight: PAPER_TRAINING_CONFIG.maxClassWeight,
     classWeights: null,
+    weightDecayOn: 'kernels',
   };
   const config = { ...older, ...(saved.config as Partial<TrainingConfig>) } as TrainingConfig;
   const trainer = new AdaptiveTrainer(config, backend, { state: saved.state, model });

@@ -15,6 +15,9 @@ import { BEAT_FEATURE_SETS, needsPWaveSpan, type BeatFeatureSet } from './beatFe
 
 export type TrainingMode = 'adaptive' | 'vanilla';
 
+export type WeightDecayOn = 'kernels' | 'all';
+export const WEIGHT_DECAY_ON: readonly WeightDecayOn[] = ['kernels', 'all'];
+
 export interface TrainingConfig {
   mode: TrainingMode;
   /** Depth trained first (adaptive); vanilla trains `finalDepth` throughout. */
@@ -28,6 +31,13 @@ export interface TrainingConfig {
   lrMin: number;
   momentum: number;
   weightDecay: number;
+  /**
+   * What weight decay applies to: `kernels` (conv and dense kernels; BN gamma/beta and biases excluded, the
+   * usual choice for batch-normalised nets and this project's default) or `all` (every trainable variable,
+   * as the reference code's SGD(model.parameters()) does; BN gamma then shrinks too, which lowers the BN
+   * factor of the Lipschitz bound and so moves when threshold growth fires).
+   */
+  weightDecayOn: WeightDecayOn;
   rTol: number;
   /** Moving-average window W of the Lipschitz trigger. */
   window: number;
@@ -97,6 +107,7 @@ export const PAPER_TRAINING_CONFIG: TrainingConfig = {
   lrMin: 0.001,
   momentum: 0.9,
   weightDecay: 2e-4,
+  weightDecayOn: 'kernels',
   rTol: 1.4,
   window: 10,
   reserve: 20,
@@ -151,6 +162,8 @@ export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
     throw new ConfigError(`reserve must be >= 0, got ${c.reserve}`, 'reserve');
   if (!(c.lrMax >= c.lrMin && c.lrMin >= 0)) throw new ConfigError(`need lrMax >= lrMin >= 0`, 'lr');
   if (!(c.rTol > 0)) throw new ConfigError(`rTol must be > 0`, 'rTol');
+  if (!WEIGHT_DECAY_ON.includes(c.weightDecayOn))
+    throw new ConfigError(`weightDecayOn must be one of ${WEIGHT_DECAY_ON.join(', ')}`, 'weightDecayOn');
   if (!(c.growthStepFactor > 0)) throw new ConfigError('growthStepFactor must be > 0', 'growthStepFactor');
   validatePreparation(c.beats);
   if (!BEAT_FEATURE_SETS.includes(c.features))

@@ -193,4 +193,32 @@ describe('AdaptiveTrainer', () => {
     original.dispose();
     resumed.dispose();
   });
+
+  it('decays BN gamma and beta only with weightDecayOn all, kernels in both', () => {
+    const data = toyBatches(2, 16, 9);
+    const after = (over: Partial<TrainingConfig>) => {
+      const trainer = new AdaptiveTrainer(config({ mode: 'vanilla', epochs: 1, ...over }), backend);
+      runEpoch(trainer, data);
+      const values = new Map(
+        trainer.model.namedVariables().map((v) => [v.name, Array.from(v.variable.dataSync())]),
+      );
+      trainer.dispose();
+      return values;
+    };
+    const kernels = after({ weightDecay: 0.05, weightDecayOn: 'kernels' });
+    const all = after({ weightDecay: 0.05, weightDecayOn: 'all' });
+    const none = after({ weightDecay: 0, weightDecayOn: 'all' });
+    const gamma = [...kernels.keys()].find((k) => k.endsWith('gamma')) as string;
+    assert.ok(gamma !== undefined);
+    assert.notDeepEqual(all.get(gamma), kernels.get(gamma), 'all: gamma decayed');
+    assert.deepEqual(
+      none.get(gamma),
+      after({ weightDecay: 0, weightDecayOn: 'kernels' }).get(gamma),
+      'without decay the scope changes nothing',
+    );
+    assert.throws(
+      () => new AdaptiveTrainer(config({ weightDecayOn: 'some' as never }), backend),
+      /weightDecayOn must be one of kernels, all/,
+    );
+  });
 });
