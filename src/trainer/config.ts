@@ -146,7 +146,7 @@ export function growthsBetween(initialDepth: number, finalDepth: number): number
 }
 
 export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
-  growthsBetween(c.initialDepth, c.finalDepth);
+  const growths = growthsBetween(c.initialDepth, c.finalDepth);
   const positiveInts: (keyof TrainingConfig)[] = [
     'epochs',
     'batchSize',
@@ -160,6 +160,14 @@ export function validateTrainingConfig(c: TrainingConfig): TrainingConfig {
   }
   if (!Number.isInteger(c.reserve) || c.reserve < 0)
     throw new ConfigError(`reserve must be >= 0, got ${c.reserve}`, 'reserve');
+  // The k-th forced growth from the end falls at E - reserve - (k-1) W - 1 and needs a smoothed value, i.e.
+  // W epochs since the start or the previous growth: all of them fit only when E >= reserve + growths W.
+  // Below that the last growths never come and the final depth is never trained, whatever the bound does.
+  if (c.mode === 'adaptive' && growths > 0 && c.epochs < c.reserve + growths * c.window)
+    throw new ConfigError(
+      `${c.epochs} epochs cannot hold ${growths} forced growth(s) ${c.window} epochs apart (window) and ${c.reserve} reserved epochs after the last: need epochs >= reserve + growths x window = ${c.reserve + growths * c.window}`,
+      'epochs',
+    );
   if (!(c.lrMax >= c.lrMin && c.lrMin >= 0)) throw new ConfigError(`need lrMax >= lrMin >= 0`, 'lr');
   if (!(c.rTol > 0)) throw new ConfigError(`rTol must be > 0`, 'rTol');
   if (!WEIGHT_DECAY_ON.includes(c.weightDecayOn))
