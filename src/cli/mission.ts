@@ -25,6 +25,8 @@ import { SEED_PAPER_PREPARATION } from '../beats/preparation';
 import { ConfigError } from '../errors';
 import type { Metrics } from '../metrics/registry';
 import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
+import { writeDecision } from '../model/decision';
+import { describePrematurityRule, PREMATURITY_RULE_DS1 } from '../scoring/prematurityRule';
 import { DE_CHAZAL_DS1, DE_CHAZAL_DS2 } from '../protocols/mitbih';
 import type { Protocol } from '../protocols/split';
 import { getCodecs } from '../schemas/codec';
@@ -54,6 +56,8 @@ export interface MissionSettings {
   /** Records classified live; default: the protocol's test records among those replayed. */
   serveRecords?: readonly string[];
   serveSpeed: number | 'max';
+  /** Give the trained model the prematurity rule for S beats (ecgflow decision) before it serves. */
+  prematurityRule: boolean;
   outDir: string;
   tfBackend?: string;
 }
@@ -64,6 +68,7 @@ export const DEFAULT_MISSION: Omit<MissionSettings, 'outDir'> = {
   epochs: 4,
   limitBeats: 8000,
   serveSpeed: 25,
+  prematurityRule: true,
 };
 
 export interface MissionSummary {
@@ -179,6 +184,13 @@ export async function runMission(
 
   // 4. Live classification of the test records with the trained model.
   const modelDir = path.join(settings.outDir, 'model');
+  // The network alone finds few of another patient's S beats; the rule (bounds from DS1) finds most.
+  if (settings.prematurityRule && training.features !== 'none' && training.features !== 'rr') {
+    writeDecision(modelDir, { prematurity: PREMATURITY_RULE_DS1 });
+    log(
+      `run: ${describePrematurityRule(PREMATURITY_RULE_DS1)} (ecgflow decision; --no-prematurity-rule to leave it out)`,
+    );
+  }
   const expected = { inputShape: SPECTROGRAM_INPUT_SHAPE, classes: AAMI_CLASSES };
   const models = new ModelManager(
     loadServingModel(modelDir, versionOfModelDir(modelDir), expected),

@@ -71,6 +71,10 @@ describe('ecgflow CLI', () => {
     assert.equal(json.consumedSamples, 1_300_000);
     assert.deepEqual([json.lostSamples, json.duplicatedChunks, json.deadLetters], [0, 0, 0]);
     assert.match(r.stderr, /102: record 102 has no MLII/);
+    // The trained model serves with the prematurity rule, under a version that says so.
+    assert.match(r.stderr, /run: prematurity rule: N -> S below 0\.85 of the local mean RR/);
+    assert.match(r.stderr, /with model [^ ]+\+prem0\.85-0\.70/);
+    assert.ok(fs.existsSync(path.join(json.modelDir as string, DECISION_FILE)));
   });
 
   it('bad input: a missing record and a bad flag fail with one clear line', () => {

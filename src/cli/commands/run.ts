@@ -42,6 +42,7 @@ interface RunFlags extends ObservabilityFlags {
   limitBeats: number;
   serveRecords?: string;
   serveSpeed: number | 'max' | 'auto';
+  prematurityRule: boolean;
   out?: string;
   tfBackend?: string;
   records: string;
@@ -98,6 +99,10 @@ export function register(program: Command): void {
       '"auto" (an offered load of about 500 beats/s), "max" or a real-time factor for the live replay',
       (v) => (v === 'auto' ? 'auto' : parseSpeed(v)),
       'auto' as number | 'max' | 'auto',
+    )
+    .option(
+      '--no-prematurity-rule',
+      'classify live by the arg-max alone, without the prematurity rule for S beats (ecgflow decision)',
     )
     .option('--out <dir>', 'training output (checkpoints, model, report); default out/run-<time>')
     .option('--tf-backend <name>', 'auto, native, gpu or js (env ECGFLOW_TF_BACKEND)');
@@ -191,6 +196,7 @@ export function register(program: Command): void {
             limitBeats: flags.limitBeats,
             serveRecords: live,
             serveSpeed,
+            prematurityRule: flags.prematurityRule,
             outDir: path.resolve(
               flags.out ?? path.join('out', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`),
             ),
