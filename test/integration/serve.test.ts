@@ -30,7 +30,13 @@ import { ensureBroker, type LocalBroker } from '../../src/kafka/localBroker';
 import { DEFAULT_GATEWAY_CONFIG } from '../../src/ingest/gateway';
 import { simulateMllp } from '../../src/ingest/simulator';
 import { Metrics } from '../../src/metrics/registry';
+import { readDecision, writeDecision } from '../../src/model/decision';
 import { loadResNet } from '../../src/model/io';
+import {
+  applyPrematurityRule,
+  PREMATURITY_RULE_DS1,
+  prematurityInputs,
+} from '../../src/scoring/prematurityRule';
 import { chunkRecording, type RecordedLead } from '../../src/replay/chunker';
 import { loadRecording } from '../../src/replay/loadRecording';
 import { getCodecs } from '../../src/schemas/codec';
@@ -39,7 +45,7 @@ import { DEFAULT_SERVE_ENGINE_CONFIG } from '../../src/serving/engine';
 import { resolveModelDir, versionOfModelDir } from '../../src/serving/modelManager';
 import { OperatorAdapter } from '../../src/stream/operatorAdapter';
 import { loadTf, resolveBackendPreference } from '../../src/tf/backend';
-import { featureSetForCount, writeBeatFeatures } from '../../src/trainer/beatFeatures';
+import { featureNamesOf, featureSetForCount, writeBeatFeatures } from '../../src/trainer/beatFeatures';
 import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
 import { evaluateModel } from '../../src/trainer/evaluate';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
@@ -67,8 +73,15 @@ function offlineBeats(chunks: Iterable<SampleChunkV1>): BeatSpectrogram[] {
   return [...adapter.process(chunks), ...adapter.end()];
 }
 
-/** Evaluate-style classification (src/trainer/evaluate.ts, batches of 100) of beats by a saved model. */
-function offlineClasses(modelDir: string, beats: readonly BeatSpectrogram[]): Map<string, string> {
+/**
+ * Evaluate-style classification (src/trainer/evaluate.ts, batches of 100) of beats by a saved model, then
+ * its decision rule if it has one (as `evaluate` applies it), unless `argMaxOnly`.
+ */
+function offlineClasses(
+  modelDir: string,
+  beats: readonly BeatSpectrogram[],
+  argMaxOnly = false,
+): Map<string, string> {
   const model = loadResNet(resolveModelDir(modelDir));
   try {
     const images = new Float32Array(beats.length * IMAGE);
@@ -86,6 +99,15 @@ function offlineClasses(modelDir: string, beats: readonly BeatSpectrogram[]): Ma
       features,
     );
     const classes = ['N', 'S', 'V', 'F', 'Q'];
+    const decision = readDecision(resolveModelDir(modelDir));
+    if (decision !== undefined && !argMaxOnly)
+      applyPrematurityRule(
+        decision.prematurity,
+        prematurityInputs(featureNamesOf(set), classes),
+        predictions,
+        features,
+        beats.length,
+      );
     return new Map(beats.map((b, i) => [`${b.sourceId}:${b.rPeakSourceIndex}`, classes[predictions[i]]]));
   } finally {
     model.dispose();
@@ -182,6 +204,8 @@ before(async () => {
   );
   modelA = path.join(out, 'checkpoints', 'epoch-0000');
   modelB = out;
+  // The final model serves with the prematurity rule: live and offline must apply it alike.
+  writeDecision(resolveModelDir(modelB), { prematurity: PREMATURITY_RULE_DS1 });
   assert.notEqual(versionOfModelDir(modelA), versionOfModelDir(modelB));
 });
 
@@ -260,7 +284,10 @@ describe('serve on the real broker', () => {
     }
     const live = await readPredictions(topics);
     const rec = await loadRecording(dataDir, '100', { lead: 'MLII', annotator: undefined });
-    const offline = offlineClasses(modelB, offlineBeats(recordChunks(rec, seconds)));
+    const beats = offlineBeats(recordChunks(rec, seconds));
+    const offline = offlineClasses(modelB, beats);
+    const byRule = [...offlineClasses(modelB, beats, true)].filter(([key, cls]) => offline.get(key) !== cls);
+    assert.ok(byRule.length > 0, 'the rule changes some beats of this record, so agreement covers it');
     const liveByKey = new Map(live.map((p) => [p.dedupKey, p]));
     assert.equal(liveByKey.size, live.length, 'no beat published twice');
     let matched = 0;
@@ -272,7 +299,7 @@ describe('serve on the real broker', () => {
       if (p.predictedClass === cls) agree++;
     }
     t.diagnostic(
-      `offline beats ${offline.size}, live predictions ${live.length}, matched ${matched}, same class ${agree}`,
+      `offline beats ${offline.size} (${byRule.length} S by the prematurity rule), live predictions ${live.length}, matched ${matched}, same class ${agree}`,
     );
     assert.ok(offline.size > 150, `offline beats: ${offline.size}`);
     assert.ok(
