@@ -184,8 +184,15 @@ export async function runMission(
 
   // 4. Live classification of the test records with the trained model.
   const modelDir = path.join(settings.outDir, 'model');
-  // The network alone finds few of another patient's S beats; the rule (bounds from DS1) finds most.
-  if (settings.prematurityRule && training.features !== 'none' && training.features !== 'rr') {
+  // Inter-patient, the network alone finds few of another patient's S beats; the rule (bounds from DS1)
+  // finds most. Intra-patient the network has seen the patients' own S beats and the rule would only add
+  // false ones.
+  if (
+    settings.prematurityRule &&
+    settings.protocol === 'inter' &&
+    training.features !== 'none' &&
+    training.features !== 'rr'
+  ) {
     writeDecision(modelDir, { prematurity: PREMATURITY_RULE_DS1 });
     log(
       `run: ${describePrematurityRule(PREMATURITY_RULE_DS1)} (ecgflow decision; --no-prematurity-rule to leave it out)`,

@@ -64,13 +64,15 @@ describe('ecgflow CLI', () => {
   });
 
   it('run (the main job) replays and consumes back every sample on the embedded bus', () => {
-    const r = ecgflow(['run', '--records', '100,102', '--no-metrics', '--json', '--data-dir', dataDir]);
+    // 101 is a DS1 record and 100 a DS2 one: the inter-patient protocol, trained on 101, serving 100.
+    const r = ecgflow(['run', '--records', '100,101,102', '--no-metrics', '--json', '--data-dir', dataDir]);
     assert.equal(r.status, 0, r.stderr);
     const json = JSON.parse(r.last) as Record<string, unknown>;
     assert.equal(json.complete, true);
-    assert.equal(json.consumedSamples, 1_300_000);
+    assert.equal(json.consumedSamples, 1_950_000);
     assert.deepEqual([json.lostSamples, json.duplicatedChunks, json.deadLetters], [0, 0, 0]);
     assert.match(r.stderr, /102: record 102 has no MLII/);
+    assert.equal(json.protocol, 'inter');
     // The trained model serves with the prematurity rule, under a version that says so.
     assert.match(r.stderr, /run: prematurity rule: N -> S below 0\.85 of the local mean RR/);
     assert.match(r.stderr, /with model [^ ]+\+prem0\.85-0\.70/);

@@ -102,7 +102,7 @@ export function register(program: Command): void {
     )
     .option(
       '--no-prematurity-rule',
-      'classify live by the arg-max alone, without the prematurity rule for S beats (ecgflow decision)',
+      'inter-patient: classify live by the arg-max alone, without the prematurity rule for S beats (ecgflow decision)',
     )
     .option('--out <dir>', 'training output (checkpoints, model, report); default out/run-<time>')
     .option('--tf-backend <name>', 'auto, native, gpu or js (env ECGFLOW_TF_BACKEND)');
