@@ -61,8 +61,10 @@ function readTensors(dir: string, stem: string): Map<string, tf.Tensor> {
   const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
   const out = new Map<string, tf.Tensor>();
   for (const e of index) {
-    if (e.offset + e.length > floats.length)
+    if (e.offset + e.length > floats.length) {
+      for (const t of out.values()) t.dispose();
       throw new CheckpointError(`tensor ${e.name} runs past the end of the file`, binFile);
+    }
     out.set(e.name, tf.tensor(floats.slice(e.offset, e.offset + e.length), e.shape));
   }
   return out;
@@ -211,19 +213,39 @@ export function loadCheckpoint(
   };
   const config = { ...older, ...(saved.config as Partial<TrainingConfig>) } as TrainingConfig;
   const trainer = new AdaptiveTrainer(config, backend, { state: saved.state, model });
-  const byPath = new Map(model.namedVariables().map((v) => [v.name, v.variable]));
-  const velocities = readTensors(dir, 'optimizer');
-  for (const [name, t] of velocities) {
-    const variable = byPath.get(name);
-    const velocity = variable === undefined ? undefined : trainer.optimizer.velocityOf(variable);
-    if (velocity === undefined) {
-      t.dispose();
-      throw new CheckpointError(`optimizer state for unknown variable ${name}`, dir);
+  try {
+    const byPath = new Map(model.namedVariables().map((v) => [v.name, v.variable]));
+    const restored = new Set<string>();
+    const velocities = readTensors(dir, 'optimizer');
+    try {
+      for (const [name, t] of velocities) {
+        const variable = byPath.get(name);
+        const velocity = variable === undefined ? undefined : trainer.optimizer.velocityOf(variable);
+        if (velocity === undefined)
+          throw new CheckpointError(`optimizer state for unknown variable ${name}`, dir);
+        velocity.assign(t);
+        restored.add(name);
+      }
+    } finally {
+      for (const [, t] of velocities) t.dispose();
     }
-    velocity.assign(t);
-    t.dispose();
+    // A momentum buffer left at zero would silently change the next epoch: every one must be in the file.
+    const missing = model
+      .namedVariables()
+      .filter(
+        (v) => v.trainable && trainer.optimizer.velocityOf(v.variable) !== undefined && !restored.has(v.name),
+      )
+      .map((v) => v.name);
+    if (missing.length > 0)
+      throw new CheckpointError(
+        `no optimizer state for ${missing.length} variable(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+        dir,
+      );
+    for (const [key, t] of readTensors(dir, 'lipschitz-vectors'))
+      trainer.spectralNorm.setVector(key, t as tf.Tensor4D);
+  } catch (err) {
+    trainer.dispose(); // the model with it: a refused checkpoint leaves no tensors behind
+    throw err;
   }
-  for (const [key, t] of readTensors(dir, 'lipschitz-vectors'))
-    trainer.spectralNorm.setVector(key, t as tf.Tensor4D);
   return { trainer, modelVersion: saved.modelVersion };
 }

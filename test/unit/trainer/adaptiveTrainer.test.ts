@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { resnetParamCount } from '../../../src/model/config';
 import { loadTf, resolveBackendPreference } from '../../../src/tf/backend';
 import { AdaptiveTrainer, type ImageBatch } from '../../../src/trainer/adaptiveTrainer';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../../../src/trainer/checkpoint';
+import {
+  CheckpointError,
+  latestCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from '../../../src/trainer/checkpoint';
 import { PAPER_TRAINING_CONFIG, type TrainingConfig } from '../../../src/trainer/config';
 import type { TrainerEvent } from '../../../src/trainer/events';
 import { scratchDir } from '../../helpers/scratch';
@@ -220,5 +227,25 @@ describe('AdaptiveTrainer', () => {
       () => new AdaptiveTrainer(config({ weightDecayOn: 'some' as never }), backend),
       /weightDecayOn must be one of kernels, all/,
     );
+  });
+
+  it('refuses a checkpoint missing a momentum buffer, naming it, and leaves no tensors behind', async () => {
+    const dir = scratchDir('ecgflow-ckpt-bad-');
+    const trainer = new AdaptiveTrainer(config({}), backend);
+    runEpoch(trainer, toyBatches(2, 16, 11));
+    const { dir: saved } = await saveCheckpoint(dir, trainer);
+    trainer.dispose();
+    const indexFile = path.join(saved, 'optimizer.json');
+    const index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as { name: string }[];
+    const dropped = index[3].name;
+    fs.writeFileSync(indexFile, JSON.stringify(index.filter((e) => e.name !== dropped)));
+    const before = tf.memory().numTensors;
+    assert.throws(
+      () => loadCheckpoint(saved, backend),
+      (e: Error) =>
+        e instanceof CheckpointError &&
+        e.message.includes(`no optimizer state for 1 variable(s): ${dropped}`),
+    );
+    assert.equal(tf.memory().numTensors, before, 'nothing left by the refused checkpoint');
   });
 });
