@@ -116,6 +116,9 @@ describe('ecgflow CLI', () => {
     const both = ecgflow(['decision', '--model', dir, '--prematurity', '--arg-max']);
     assert.equal(both.status, 1);
     assert.match(both.stderr, /exactly one of --prematurity and --arg-max/);
+    const boundsWithoutRule = ecgflow(['decision', '--model', dir, '--arg-max', '--rr-ratio-below', '0.8']);
+    assert.equal(boundsWithoutRule.status, 1);
+    assert.match(boundsWithoutRule.stderr, /bounds go with --prematurity/);
     const badBound = ecgflow(['decision', '--model', dir, '--prematurity', '--rr-ratio-below', '1.1']);
     assert.equal(badBound.status, 1);
     assert.match(badBound.stderr, /rrRatioBelow must be in \(0, 1\)/);

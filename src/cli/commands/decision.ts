@@ -66,6 +66,11 @@ export function register(program: Command): void {
   cmd.action((flags: Flags) => {
     if (flags.prematurity === flags.argMax)
       throw new ConfigError('give exactly one of --prematurity and --arg-max', 'decision');
+    if (
+      flags.argMax === true &&
+      (flags.rrRatioBelow !== undefined || flags.templateCorrelationAbove !== undefined)
+    )
+      throw new ConfigError('the rule bounds go with --prematurity, not --arg-max', 'decision');
     const dir = resolveModelDir(flags.model);
     const featureNames = featureNamesOf(featureSetForCount(featureCountOf(dir)));
     let described: string;
