@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import { validatePrematurityRule, type PrematurityRule } from '../scoring/prematurityRule';
-import { ModelFormatError } from './io';
+import { ModelFormatError, readVersionedJson } from './io';
 
 export const DECISION_FORMAT = 'ecgflow-decision';
 export const DECISION_FORMAT_VERSION = 1;
@@ -29,17 +29,7 @@ interface DecisionFile extends Decision {
 export function readDecision(dir: string): Decision | undefined {
   const file = path.join(dir, DECISION_FILE);
   if (!fs.existsSync(file)) return undefined;
-  let saved: Partial<DecisionFile>;
-  try {
-    saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<DecisionFile>;
-  } catch (err) {
-    throw new ModelFormatError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
-  }
-  if (saved.format !== DECISION_FORMAT || saved.formatVersion !== DECISION_FORMAT_VERSION)
-    throw new ModelFormatError(
-      `expected format ${DECISION_FORMAT} version ${DECISION_FORMAT_VERSION}, got ${String(saved.format)} version ${String(saved.formatVersion)}`,
-      { source: file, field: 'format' },
-    );
+  const saved = readVersionedJson<DecisionFile>(file, DECISION_FORMAT, DECISION_FORMAT_VERSION);
   const rule = saved.prematurity;
   if (typeof rule !== 'object' || rule === null)
     throw new ModelFormatError('no "prematurity" rule', { source: file, field: 'prematurity' });

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describePreparation, samePreparation } from '../beats/preparation';
 import type { ResNetConfig } from './config';
 import type { Inference } from './forward';
-import { ModelFormatError, readSavedConfig } from './io';
+import { ModelFormatError, readSavedConfig, readVersionedJson } from './io';
 
 export const ENSEMBLE_FORMAT = 'ecgflow-ensemble';
 export const ENSEMBLE_FORMAT_VERSION = 1;
@@ -37,17 +37,7 @@ export function isEnsembleDir(dir: string): boolean {
 /** The members' model directories (absolute), checked to exist and to read beats the same way. */
 export function readEnsemble(dir: string): { memberDirs: string[]; configs: ResNetConfig[] } {
   const file = path.join(dir, ENSEMBLE_FILE);
-  let saved: EnsembleFile;
-  try {
-    saved = JSON.parse(fs.readFileSync(file, 'utf8')) as EnsembleFile;
-  } catch (err) {
-    throw new ModelFormatError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
-  }
-  if (saved.format !== ENSEMBLE_FORMAT || saved.formatVersion !== ENSEMBLE_FORMAT_VERSION)
-    throw new ModelFormatError(
-      `expected format ${ENSEMBLE_FORMAT} version ${ENSEMBLE_FORMAT_VERSION}, got ${String(saved.format)} version ${String(saved.formatVersion)}`,
-      { source: file, field: 'format' },
-    );
+  const saved = readVersionedJson<EnsembleFile>(file, ENSEMBLE_FORMAT, ENSEMBLE_FORMAT_VERSION);
   if (!Array.isArray(saved.members) || saved.members.length < 2)
     throw new ModelFormatError('an ensemble needs at least two members', { source: file, field: 'members' });
   const memberDirs = saved.members.map((m) => {

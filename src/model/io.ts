@@ -110,6 +110,25 @@ function readJsonFile<T>(file: string): T {
   }
 }
 
+/**
+ * A small JSON file stamped with its own format and version (an ensemble's, a decision's), checked on
+ * read: a ModelFormatError naming the file when it is unreadable, not JSON, or of another format/version.
+ */
+export function readVersionedJson<T>(file: string, format: string, formatVersion: number): Partial<T> {
+  let saved: Partial<T> & { format?: unknown; formatVersion?: unknown };
+  try {
+    saved = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof saved;
+  } catch (err) {
+    throw new ModelFormatError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
+  }
+  if (saved.format !== format || saved.formatVersion !== formatVersion)
+    throw new ModelFormatError(
+      `expected format ${format} version ${formatVersion}, got ${String(saved.format)} version ${String(saved.formatVersion)}`,
+      { source: file, field: 'format' },
+    );
+  return saved;
+}
+
 function checkHeader(file: string, value: { format?: unknown; formatVersion?: unknown }): void {
   if (value.format !== MODEL_FORMAT) {
     throw new ModelFormatError(`format is ${JSON.stringify(value.format)}, expected "${MODEL_FORMAT}"`, {
