@@ -26,7 +26,12 @@ import { ConfigError } from '../errors';
 import type { Metrics } from '../metrics/registry';
 import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
 import { writeDecision } from '../model/decision';
-import { describePrematurityRule, PREMATURITY_RULE_DS1 } from '../scoring/prematurityRule';
+import {
+  describePrematurityRule,
+  PREMATURITY_RULE_DS1,
+  readsPrematurityInputs,
+} from '../scoring/prematurityRule';
+import { featureNamesOf } from '../trainer/beatFeatures';
 import { DE_CHAZAL_DS1, DE_CHAZAL_DS2 } from '../protocols/mitbih';
 import type { Protocol } from '../protocols/split';
 import { getCodecs } from '../schemas/codec';
@@ -190,8 +195,7 @@ export async function runMission(
   if (
     settings.prematurityRule &&
     settings.protocol === 'inter' &&
-    training.features !== 'none' &&
-    training.features !== 'rr'
+    readsPrematurityInputs(featureNamesOf(training.features))
   ) {
     writeDecision(modelDir, { prematurity: PREMATURITY_RULE_DS1 });
     log(

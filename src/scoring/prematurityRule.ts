@@ -66,6 +66,14 @@ export interface PrematurityInputs {
   supraventricularClass: number;
 }
 
+/** Whether a model with these scalar features can use the rule (it reads two of them). */
+export function readsPrematurityInputs(featureNames: readonly string[]): boolean {
+  return (
+    featureNames.includes(PREMATURITY_FEATURES.rrRatio) &&
+    featureNames.includes(PREMATURITY_FEATURES.templateDissimilarity)
+  );
+}
+
 /**
  * Locate the rule's inputs for a model with these scalar features and classes; a typed error naming what
  * is missing (a model trained without the morphology features cannot use the rule).
@@ -74,9 +82,7 @@ export function prematurityInputs(
   featureNames: readonly string[],
   classes: readonly string[],
 ): PrematurityInputs {
-  const rrRatioIndex = featureNames.indexOf(PREMATURITY_FEATURES.rrRatio);
-  const templateIndex = featureNames.indexOf(PREMATURITY_FEATURES.templateDissimilarity);
-  if (rrRatioIndex < 0 || templateIndex < 0)
+  if (!readsPrematurityInputs(featureNames))
     throw new ConfigError(
       `the prematurity rule reads the scalar features "${PREMATURITY_FEATURES.rrRatio}" and "${PREMATURITY_FEATURES.templateDissimilarity}", which this model does not take (its features: ${featureNames.length === 0 ? 'none' : featureNames.join(', ')}); train it with --features rr-morphology or a larger set`,
       'features',
@@ -87,11 +93,26 @@ export function prematurityInputs(
     throw new ConfigError(`the prematurity rule needs classes N and S, got ${classes.join(', ')}`, 'classes');
   return {
     featureCount: featureNames.length,
-    rrRatioIndex,
-    templateIndex,
+    rrRatioIndex: featureNames.indexOf(PREMATURITY_FEATURES.rrRatio),
+    templateIndex: featureNames.indexOf(PREMATURITY_FEATURES.templateDissimilarity),
     normalClass,
     supraventricularClass,
   };
+}
+
+/** A rule bound to one model: its bounds and where that model's inputs are. */
+export interface BoundPrematurityRule {
+  rule: PrematurityRule;
+  inputs: PrematurityInputs;
+}
+
+/** Bind `rule` to a model's scalar features and classes (the typed errors of prematurityInputs). */
+export function bindPrematurityRule(
+  rule: PrematurityRule,
+  featureNames: readonly string[],
+  classes: readonly string[],
+): BoundPrematurityRule {
+  return { rule, inputs: prematurityInputs(featureNames, classes) };
 }
 
 /**

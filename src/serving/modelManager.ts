@@ -23,9 +23,8 @@ import { ModelFormatError } from '../model/io';
 import { featureNamesOf, featureSetForCount, type BeatFeatureSet } from '../trainer/beatFeatures';
 import {
   applyPrematurityRule,
-  prematurityInputs,
-  type PrematurityInputs,
-  type PrematurityRule,
+  bindPrematurityRule,
+  type BoundPrematurityRule,
 } from '../scoring/prematurityRule';
 import { featureTensor } from '../trainer/evaluate';
 
@@ -50,7 +49,7 @@ export interface LoadedModel {
   /** The frozen model that classifies (graph or eager engine: model/inference.ts). */
   snapshot: Inference;
   /** The model's prematurity rule after the arg-max (model/decision.ts), with where its inputs are. */
-  prematurity: { rule: PrematurityRule; inputs: PrematurityInputs } | undefined;
+  prematurity: BoundPrematurityRule | undefined;
   loadedAtMs: number;
 }
 
@@ -162,10 +161,11 @@ export function loadServingModel(dir: string, version: string, expected: Serving
     let prematurity: LoadedModel['prematurity'];
     if (model.decision !== undefined) {
       try {
-        prematurity = {
-          rule: model.decision.prematurity,
-          inputs: prematurityInputs(featureNamesOf(featureSet), expected.classes),
-        };
+        prematurity = bindPrematurityRule(
+          model.decision.prematurity,
+          featureNamesOf(featureSet),
+          expected.classes,
+        );
       } catch (err) {
         throw new ModelMismatchError((err as Error).message, modelDir);
       }

@@ -34,8 +34,8 @@ import { readDecision, writeDecision } from '../../src/model/decision';
 import { loadResNet } from '../../src/model/io';
 import {
   applyPrematurityRule,
+  bindPrematurityRule,
   PREMATURITY_RULE_DS1,
-  prematurityInputs,
 } from '../../src/scoring/prematurityRule';
 import { chunkRecording, type RecordedLead } from '../../src/replay/chunker';
 import { loadRecording } from '../../src/replay/loadRecording';
@@ -100,14 +100,10 @@ function offlineClasses(
     );
     const classes = ['N', 'S', 'V', 'F', 'Q'];
     const decision = readDecision(resolveModelDir(modelDir));
-    if (decision !== undefined && !argMaxOnly)
-      applyPrematurityRule(
-        decision.prematurity,
-        prematurityInputs(featureNamesOf(set), classes),
-        predictions,
-        features,
-        beats.length,
-      );
+    if (decision !== undefined && !argMaxOnly) {
+      const { rule, inputs } = bindPrematurityRule(decision.prematurity, featureNamesOf(set), classes);
+      applyPrematurityRule(rule, inputs, predictions, features, beats.length);
+    }
     return new Map(beats.map((b, i) => [`${b.sourceId}:${b.rPeakSourceIndex}`, classes[predictions[i]]]));
   } finally {
     model.dispose();

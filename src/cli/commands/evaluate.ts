@@ -34,7 +34,7 @@ import { evaluateInference } from '../../trainer/evaluate';
 import {
   applyPrematurityRule,
   describePrematurityRule,
-  prematurityInputs,
+  bindPrematurityRule,
 } from '../../scoring/prematurityRule';
 import { AAMI_CLASSES } from '../../wfdb/labels';
 import { ExampleEncoder, type ExampleSet } from '../../trainer/examples';
@@ -110,10 +110,7 @@ export function register(program: Command): void {
     const prematurity =
       model.decision === undefined
         ? undefined
-        : {
-            rule: model.decision.prematurity,
-            inputs: prematurityInputs(featureNamesOf(featureSet), AAMI_CLASSES),
-          };
+        : bindPrematurityRule(model.decision.prematurity, featureNamesOf(featureSet), AAMI_CLASSES);
     log(
       `evaluate: ${where.modelDir} (${describeClassifier(model.depths)}, ${model.parameters} parameters, ${model.inference.engine} inference${prematurity === undefined ? '' : `, ${describePrematurityRule(prematurity.rule)}`}) on ${JSON.stringify(runtimeSummary(runtime))}`,
     );
