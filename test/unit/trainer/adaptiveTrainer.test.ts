@@ -40,6 +40,16 @@ function toyBatches(count: number, batchSize: number, seed: number): ImageBatch[
   });
 }
 
+/** Events with their timings zeroed: what a resumed run must reproduce exactly. */
+const untimed = (events: TrainerEvent[]) =>
+  events.map((e) =>
+    e.kind === 'epoch'
+      ? { ...e, seconds: 0, elapsedSeconds: 0 }
+      : e.kind === 'lipschitz'
+        ? { ...e, seconds: 0 }
+        : e,
+  );
+
 const config = (over: Partial<TrainingConfig>): TrainingConfig => ({
   ...PAPER_TRAINING_CONFIG,
   initialDepth: 14,
@@ -145,17 +155,9 @@ describe('AdaptiveTrainer', () => {
     assert.equal(resumed.model.depth, 26);
     const again = runEpoch(resumed, data);
     // Everything but the timings must be identical.
-    const pick = (events: TrainerEvent[]) =>
-      events.map((e) =>
-        e.kind === 'epoch'
-          ? { ...e, seconds: 0, elapsedSeconds: 0 }
-          : e.kind === 'lipschitz'
-            ? { ...e, seconds: 0 }
-            : e,
-      );
     assert.deepEqual(
-      pick(again),
-      pick(next),
+      untimed(again),
+      untimed(next),
       'same losses, accuracies, learning rate, Lipschitz and trigger state',
     );
     const w1 = original.model.namedVariables().map((v) => v.variable.dataSync());
@@ -179,14 +181,6 @@ describe('AdaptiveTrainer', () => {
     assert.ok(found !== undefined && found.endsWith('epoch-0001'));
     const { trainer: resumed } = loadCheckpoint(found, backend);
     const again = [2, 3, 4].flatMap(() => runEpoch(resumed, data));
-    const untimed = (events: TrainerEvent[]) =>
-      events.map((e) =>
-        e.kind === 'epoch'
-          ? { ...e, seconds: 0, elapsedSeconds: 0 }
-          : e.kind === 'lipschitz'
-            ? { ...e, seconds: 0 }
-            : e,
-      );
     assert.ok(
       again.some((e) => e.kind === 'growth'),
       'the growth happens after the resume',
