@@ -140,11 +140,8 @@ export function latestCheckpoint(root: string): string | undefined {
   return dir;
 }
 
-/**
- * The settings of the run a checkpoint belongs to, as saved (fields added since may be missing).
- * A typed error for an unreadable or foreign state file.
- */
-export function readCheckpointConfig(dir: string): Partial<TrainingConfig> {
+/** A checkpoint's state.json, checked to be one: a CheckpointError naming the file otherwise. */
+function readStateFile(dir: string): StateFile {
   const stateFile = path.join(dir, 'state.json');
   let saved: StateFile;
   try {
@@ -157,7 +154,12 @@ export function readCheckpointConfig(dir: string): Partial<TrainingConfig> {
       `not a ${CHECKPOINT_FORMAT} v${CHECKPOINT_FORMAT_VERSION} checkpoint`,
       stateFile,
     );
-  return saved.config as Partial<TrainingConfig>;
+  return saved;
+}
+
+/** The settings of the run a checkpoint belongs to, as saved (fields added since may be missing). */
+export function readCheckpointConfig(dir: string): Partial<TrainingConfig> {
+  return readStateFile(dir).config as Partial<TrainingConfig>;
 }
 
 /**
@@ -180,14 +182,7 @@ export function loadCheckpoint(
   dir: string,
   backend: string,
 ): { trainer: AdaptiveTrainer; modelVersion: string } {
-  const stateFile = path.join(dir, 'state.json');
-  const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StateFile;
-  if (saved.format !== CHECKPOINT_FORMAT || saved.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
-    throw new CheckpointError(
-      `not a ${CHECKPOINT_FORMAT} v${CHECKPOINT_FORMAT_VERSION} checkpoint`,
-      stateFile,
-    );
-  }
+  const saved = readStateFile(dir);
   const model = loadResNet(path.join(dir, 'model'));
   // Checkpoints written before features, class weights, beat preparations, hidden heads and image dropout
   // existed trained without them (on the seed paper's beats with a linear head, which is what their model says too).
