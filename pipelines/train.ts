@@ -48,6 +48,7 @@ import {
   resumeDifferences,
   saveCheckpoint,
 } from '../src/trainer/checkpoint';
+import type { Protocol } from '../src/protocols/split';
 import { RR_RATIO_MAX, beatSchemaVersionNeeded } from '../src/trainer/beatFeatures';
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
@@ -57,6 +58,8 @@ import { collectExamples, passOverBeatLog, splitOf, type BeatLog } from './beatE
 
 export interface TrainPipelineConfig {
   training: TrainingConfig;
+  /** The protocol whose splits the beat log carries: recorded in run.json for `evaluate` (src/model/provenance.ts). */
+  protocol: Protocol;
   beatsTopic: string;
   eventsTopic: string;
   deadLetterTopic: string;
@@ -135,6 +138,9 @@ interface RunFile {
   validationSources?: string[];
   /** How the run's beats were cut (absent in run files from before it existed: the seed paper's). */
   beats?: BeatPreparation;
+  /** The beat log's protocol and the subset's seed (absent in run files from before they were recorded). */
+  protocol?: Protocol;
+  seed?: number;
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -166,6 +172,11 @@ export async function runTraining(
         `run ${run.runId} in ${config.outDir} trains on beats cut ${describePreparation(runBeats)}, not ${describePreparation(config.training.beats)}: resume with the same --beat-form and --filter`,
         'beat-form',
       );
+    if (run.protocol !== undefined && run.protocol !== config.protocol)
+      throw new ConfigError(
+        `run ${run.runId} in ${config.outDir} trains under the ${run.protocol} protocol, not ${config.protocol}: resume with --protocol ${run.protocol}`,
+        'protocol',
+      );
     log(`train: resuming run ${run.runId} from ${config.outDir}`);
   } else {
     const endOffsets = await bus.endOffsets(config.beatsTopic);
@@ -183,6 +194,8 @@ export async function runTraining(
       fraction,
       validationSources: [...(config.validationSources ?? [])],
       beats: config.training.beats,
+      protocol: config.protocol,
+      seed: config.training.seed,
     };
     fs.writeFileSync(runFilePath, JSON.stringify(run, null, 1));
   }

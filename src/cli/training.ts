@@ -437,6 +437,7 @@ export async function trainOnce(
     const result = await runTraining(
       {
         training: options.training,
+        protocol: options.protocol,
         beatsTopic: options.beatsTopic,
         eventsTopic: options.eventsTopic,
         deadLetterTopic: options.deadLetterTopic,

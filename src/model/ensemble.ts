@@ -8,7 +8,8 @@
  *
  * On disk an ensemble is a directory with `ensemble.json` and one sub-directory per member, each a saved
  * model (io.ts) copied in, so the ensemble moves as one directory:
- *   ensemble.json  {"format": "ecgflow-ensemble", "formatVersion": 1, "members": ["member-1", ...]}
+ *   ensemble.json  {"format": "ecgflow-ensemble", "formatVersion": 1, "members": ["member-1", ...],
+ *                   "protocol": "inter"}   (the members' training protocol, when all of them were known)
  * Members must read beats the same way (input shape, classes, scalar features, RR cap, beat preparation);
  * depth and head may differ.
  */
@@ -16,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describePreparation, samePreparation } from '../beats/preparation';
+import type { Protocol } from '../protocols/split';
 import type { ResNetConfig } from './config';
 import type { Inference } from './forward';
 import { ModelFormatError, readSavedConfig, readVersionedJson } from './io';
@@ -28,14 +30,23 @@ interface EnsembleFile {
   format: string;
   formatVersion: number;
   members: string[];
+  /** The protocol every member was trained under; absent when unknown for one (or from older writers). */
+  protocol?: Protocol;
 }
 
 export function isEnsembleDir(dir: string): boolean {
   return fs.existsSync(path.join(dir, ENSEMBLE_FILE));
 }
 
-/** The members' model directories (absolute), checked to exist and to read beats the same way. */
-export function readEnsemble(dir: string): { memberDirs: string[]; configs: ResNetConfig[] } {
+/**
+ * The members' model directories (absolute), checked to exist and to read beats the same way, and the
+ * protocol they were trained under when the file records it.
+ */
+export function readEnsemble(dir: string): {
+  memberDirs: string[];
+  configs: ResNetConfig[];
+  protocol: Protocol | undefined;
+} {
   const file = path.join(dir, ENSEMBLE_FILE);
   const saved = readVersionedJson<EnsembleFile>(file, ENSEMBLE_FORMAT, ENSEMBLE_FORMAT_VERSION);
   if (!Array.isArray(saved.members) || saved.members.length < 2)
@@ -52,7 +63,12 @@ export function readEnsemble(dir: string): { memberDirs: string[]; configs: ResN
   });
   const configs = memberDirs.map((d) => readSavedConfig(d));
   checkCompatible(memberDirs, configs);
-  return { memberDirs, configs };
+  if (saved.protocol !== undefined && saved.protocol !== 'intra' && saved.protocol !== 'inter')
+    throw new ModelFormatError(`protocol must be "intra" or "inter", got ${JSON.stringify(saved.protocol)}`, {
+      source: file,
+      field: 'protocol',
+    });
+  return { memberDirs, configs, protocol: saved.protocol };
 }
 
 /** A ModelFormatError unless every member reads beats as the first does. */
@@ -79,12 +95,14 @@ export function checkCompatible(dirs: readonly string[], configs: readonly ResNe
 
 /**
  * Build an ensemble directory from saved models: each member's files are copied into `out/member-<i>`.
+ * `protocol`: what the members were trained under, recorded for `evaluate` (undefined: not known).
  * Returns the member directories inside `out` and their configurations, as readEnsemble does.
  */
 export function writeEnsemble(
   modelDirs: readonly string[],
   out: string,
-): { memberDirs: string[]; configs: ResNetConfig[] } {
+  protocol?: Protocol,
+): { memberDirs: string[]; configs: ResNetConfig[]; protocol: Protocol | undefined } {
   if (modelDirs.length < 2)
     throw new ModelFormatError('an ensemble needs at least two members', { source: out });
   const configs = modelDirs.map((d) => readSavedConfig(d));
@@ -100,9 +118,14 @@ export function writeEnsemble(
       fs.copyFileSync(path.join(d, f), path.join(out, name, f));
     return name;
   });
-  const file: EnsembleFile = { format: ENSEMBLE_FORMAT, formatVersion: ENSEMBLE_FORMAT_VERSION, members };
+  const file: EnsembleFile = {
+    format: ENSEMBLE_FORMAT,
+    formatVersion: ENSEMBLE_FORMAT_VERSION,
+    members,
+    ...(protocol === undefined ? {} : { protocol }),
+  };
   fs.writeFileSync(path.join(out, ENSEMBLE_FILE), `${JSON.stringify(file, null, 2)}\n`);
-  return { memberDirs: members.map((m) => path.join(out, m)), configs };
+  return { memberDirs: members.map((m) => path.join(out, m)), configs, protocol };
 }
 
 /**

@@ -151,8 +151,7 @@ describe('training on the beat stream', () => {
         'evaluate',
         '--model',
         out,
-        '--protocol',
-        'intra',
+        // No --protocol: the one the model was trained under, from its run.json.
         '--beats-topic',
         beatsTopic,
         ...onTheBroker(prefix),
@@ -164,7 +163,15 @@ describe('training on the beat stream', () => {
     );
     assert.equal(evaluated.status, 0, evaluated.stderr);
     const lines = evaluated.stdout.trimEnd().split('\n');
-    const json = JSON.parse(lines[lines.length - 1]) as { accuracy: number; beats: number; macroF1: number };
+    const json = JSON.parse(lines[lines.length - 1]) as {
+      accuracy: number;
+      beats: number;
+      macroF1: number;
+      protocol: string;
+      trainedUnder: string;
+      crossProtocol: boolean;
+    };
+    assert.deepEqual([json.protocol, json.trainedUnder, json.crossProtocol], ['intra', 'intra', false]);
     assert.equal(json.accuracy, summary.testAccuracy, "evaluate reproduces the run's own test accuracy");
     assert.equal(json.macroF1, summary.macroF1);
     // The per-beat list: one line per test beat, each at its R-peak in one of the two records.
@@ -184,6 +191,27 @@ describe('training on the beat stream', () => {
       listed.length,
       'each beat once',
     );
+
+    // The other protocol's test split holds beats this model trained on: refused, naming the way out.
+    const crossed = spawnSync(
+      process.execPath,
+      [
+        main,
+        'evaluate',
+        '--model',
+        path.join(out, 'model-best'),
+        '--protocol',
+        'inter',
+        ...onTheBroker(prefix),
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(crossed.status, 1, crossed.stderr);
+    assert.match(
+      crossed.stderr,
+      /ConfigError.*was trained under the intra protocol: the inter test split holds beats it trained on/,
+    );
+    assert.match(crossed.stderr, /--cross-protocol/);
 
     // Patient-wise validation on a record the log does not hold is a typed error naming it, before training.
     await assert.rejects(

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors';
 import { writeEnsemble } from '../../model/ensemble';
+import { commonProtocol } from '../../model/provenance';
 import { resolveModelDir } from '../../serving/modelManager';
 import { log, printJson } from '../../util/output';
 import { addJsonOption } from '../options';
@@ -37,11 +38,19 @@ export function register(program: Command): void {
     for (const d of dirs)
       if (!fs.existsSync(path.join(d, 'config.json')))
         throw new ConfigError(`no saved model in ${d} (expected config.json there or in model/)`, 'models');
-    const { configs } = writeEnsemble(dirs, path.resolve(flags.out));
+    // Refused before anything is written when the members were trained under different protocols.
+    const { protocol, unknown } = commonProtocol(dirs);
+    const { configs } = writeEnsemble(dirs, path.resolve(flags.out), protocol);
     const depths = configs.map((c) => c.depth);
     log(
       `ensemble: ${depths.length} models (${depths.map((d) => `ResNet-${d}`).join(', ')}) in ${path.resolve(flags.out)}; serve and evaluate it with --model ${flags.out}`,
     );
-    if (flags.json) printJson({ out: path.resolve(flags.out), members: dirs, depths });
+    log(
+      protocol === undefined
+        ? `ensemble: training protocol not recorded (no run.json or report.json beside ${unknown.join(', ')}): evaluate cannot check that its test beats are unseen`
+        : `ensemble: members trained under the ${protocol} protocol`,
+    );
+    if (flags.json)
+      printJson({ out: path.resolve(flags.out), members: dirs, depths, protocol: protocol ?? null });
   });
 }

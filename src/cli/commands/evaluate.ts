@@ -23,6 +23,7 @@ import {
 } from '../../evaluation/classification';
 import { describeClassifier, loadClassifier } from '../../model/classifier';
 import { ENSEMBLE_FILE, isEnsembleDir } from '../../model/ensemble';
+import { evaluationProtocol, findTrainingProvenance, type TrainingProvenance } from '../../model/provenance';
 import type { Protocol } from '../../protocols/split';
 import { writePicture } from '../../report/png';
 import { resolveModelDir } from '../../serving/modelManager';
@@ -44,7 +45,8 @@ import { beatsTopicFor, prepareBeatLog } from '../training';
 
 interface Flags {
   model: string;
-  protocol: Protocol;
+  protocol?: Protocol;
+  crossProtocol?: boolean;
   records: string;
   beatsTopic?: string;
   topicPrefix: string;
@@ -56,7 +58,7 @@ interface Flags {
 }
 
 /** A training output directory (with model/ and run.json) or a model directory itself. */
-function modelLocation(dir: string): { modelDir: string; fraction: number; seed: number } {
+function modelLocation(dir: string): { modelDir: string; provenance: TrainingProvenance | undefined } {
   const resolved = path.resolve(dir);
   const modelDir = resolveModelDir(resolved);
   if (!fs.existsSync(path.join(modelDir, 'config.json')) && !isEnsembleDir(modelDir))
@@ -64,17 +66,7 @@ function modelLocation(dir: string): { modelDir: string; fraction: number; seed:
       `no saved model in ${resolved} (expected config.json there or in model/, or an ensemble's ${ENSEMBLE_FILE})`,
       'model',
     );
-  // Evaluate on the same deterministic subset the model was trained with, when it came from `train`.
-  const runFile = path.join(resolved, 'run.json');
-  const reportFile = path.join(resolved, 'report.json');
-  let fraction = 1;
-  let seed = 1;
-  if (fs.existsSync(runFile))
-    fraction = (JSON.parse(fs.readFileSync(runFile, 'utf8')) as { fraction: number }).fraction;
-  if (fs.existsSync(reportFile))
-    seed =
-      (JSON.parse(fs.readFileSync(reportFile, 'utf8')) as { config?: { seed?: number } }).config?.seed ?? 1;
-  return { modelDir, fraction, seed };
+  return { modelDir, provenance: findTrainingProvenance(modelDir) };
 }
 
 export function register(program: Command): void {
@@ -85,7 +77,14 @@ export function register(program: Command): void {
     )
     .requiredOption('--model <dir>', 'a model directory, or a `train --out` directory')
     .addOption(
-      new Option('--protocol <name>', 'evaluation protocol').choices(['intra', 'inter']).default('intra'),
+      new Option(
+        '--protocol <name>',
+        "evaluation protocol (default: the one the model was trained under, from its run's run.json or report.json; intra when unknown)",
+      ).choices(['intra', 'inter']),
+    )
+    .option(
+      '--cross-protocol',
+      "score under the other protocol than the model's: its test split then holds training beats (analysis only)",
     )
     .option('--records <list>', '"all" or record names to build the beat log from', 'all')
     .option(
@@ -104,6 +103,19 @@ export function register(program: Command): void {
   cmd.action(async (flags: Flags) => {
     const runtime = await loadTf({ prefer: resolveBackendPreference(flags.tfBackend) });
     const where = modelLocation(flags.model);
+    const trainedUnder = where.provenance?.protocol;
+    const protocol = evaluationProtocol(
+      flags.protocol,
+      trainedUnder,
+      flags.crossProtocol === true,
+      where.modelDir,
+    );
+    const options = { ...flags, protocol };
+    // The deterministic subset the model was trained beside (`--limit-beats`), under its own protocol.
+    const subset =
+      where.provenance !== undefined && protocol === trainedUnder
+        ? { fraction: where.provenance.fraction, seed: where.provenance.seed }
+        : { fraction: 1, seed: 1 };
     const model = loadClassifier(where.modelDir);
     const featureSet = featureSetForCount(model.featureCount);
     // A model whose decision rule cannot read its inputs is refused before any beat is built.
@@ -119,13 +131,21 @@ export function register(program: Command): void {
     const bus = openBus(brokers, 'ecgflow-evaluate');
     const topics = topicNames(flags.topicPrefix);
     // Score on beats cut the way the model's training beats were (config.json `beats`).
-    const beatsTopic = beatsTopicFor(flags, model.beats);
+    const beatsTopic = beatsTopicFor(options, model.beats);
     log(
-      `evaluate: protocol ${flags.protocol}, beat log ${beatsTopic} (beats ${describePreparation(model.beats)}) on ${describeBus(bus, brokers)}`,
+      `evaluate: protocol ${protocol}, beat log ${beatsTopic} (beats ${describePreparation(model.beats)}) on ${describeBus(bus, brokers)}`,
     );
+    if (trainedUnder === undefined)
+      log(
+        `evaluate: the model's training protocol is not recorded (no run.json or report.json of its run beside it): nothing checks that the ${protocol} test beats are unseen`,
+      );
+    else if (protocol !== trainedUnder)
+      log(
+        `evaluate: --cross-protocol: a ${trainedUnder}-protocol model scored on the ${protocol} test split, which holds beats it trained on`,
+      );
     const deadLetterSink = new BatchingSink(await bus.producer());
     try {
-      await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers, model.beats);
+      await prepareBeatLog(bus, { ...options, beatsTopic }, dataDir, brokers, model.beats);
       await bus.ensureTopics([{ topic: topics.deadLetter, partitions: 1 }]);
       // The model's own head says which scalar features it takes (none for image-only models), its config
       // how they were capped.
@@ -134,8 +154,8 @@ export function register(program: Command): void {
         bus,
         topic: beatsTopic,
         endOffsets: await bus.endOffsets(beatsTopic),
-        fraction: where.fraction,
-        seed: where.seed,
+        fraction: subset.fraction,
+        seed: subset.seed,
         deadLetters: new DeadLetterWriter(deadLetterSink, topics.deadLetter, 'evaluate'),
         deadLetterSink,
         heldOut: new Set(),
@@ -172,18 +192,21 @@ export function register(program: Command): void {
       );
       const s = sensitivityAndPredictivity(report, 'S');
       const v = sensitivityAndPredictivity(report, 'V');
-      const outDir = path.join(path.resolve(flags.model), `evaluation-${flags.protocol}`);
+      const outDir = path.join(path.resolve(flags.model), `evaluation-${protocol}`);
       fs.mkdirSync(outDir, { recursive: true });
       const pictures = writePicture(
         path.join(outDir, 'confusion-matrix'),
         confusionMatrixSvg(
-          `${flags.protocol} test: accuracy ${(100 * report.accuracy).toFixed(2)} %, macro-F1 ${report.macroF1.toFixed(3)}`,
+          `${protocol} test: accuracy ${(100 * report.accuracy).toFixed(2)} %, macro-F1 ${report.macroF1.toFixed(3)}`,
           report.classes,
           report.confusion,
         ),
       );
       const summary = {
-        protocol: flags.protocol,
+        protocol,
+        /** The protocol the model was trained under (null: not recorded beside it). */
+        trainedUnder: trainedUnder ?? null,
+        crossProtocol: trainedUnder !== undefined && protocol !== trainedUnder,
         model: where.modelDir,
         depth: Math.max(...model.depths),
         ensembleDepths: model.depths.length > 1 ? model.depths : undefined,

@@ -9,6 +9,7 @@ import { resnetConfig } from '../../../src/model/config';
 import { ENSEMBLE_FILE, readEnsemble, writeEnsemble } from '../../../src/model/ensemble';
 import { createInference } from '../../../src/model/inference';
 import { loadResNet, ModelFormatError, saveResNet } from '../../../src/model/io';
+import { findTrainingProvenance } from '../../../src/model/provenance';
 import { ResNet } from '../../../src/model/resnet';
 import { loadServingModel, versionOfModelDir } from '../../../src/serving/modelManager';
 import { evaluateInference, evaluateModel } from '../../../src/trainer/evaluate';
@@ -49,8 +50,9 @@ describe('ensembles of trained models', () => {
       members.map((m) => path.basename(m)),
       ['member-1', 'member-2', 'member-3'],
     );
-    const { memberDirs, configs } = readEnsemble(out);
+    const { memberDirs, configs, protocol } = readEnsemble(out);
     assert.deepEqual(memberDirs, members);
+    assert.equal(protocol, undefined, 'not recorded when not known');
     assert.deepEqual(
       configs.map((c) => c.depth),
       [14, 14, 20],
@@ -60,6 +62,19 @@ describe('ensembles of trained models', () => {
       (err: unknown) => err instanceof ModelFormatError && /0 vs 5 scalar features/.test(err.message),
     );
     assert.throws(() => writeEnsemble([dirs.a], path.join(root, 'one')), /at least two members/);
+    // The members' training protocol, for evaluate (src/model/provenance.ts).
+    const inter = path.join(root, 'inter');
+    writeEnsemble([dirs.a, dirs.b], inter, 'inter');
+    assert.equal(readEnsemble(inter).protocol, 'inter');
+    assert.deepEqual(findTrainingProvenance(inter), {
+      protocol: 'inter',
+      fraction: 1,
+      seed: 1,
+      runDir: inter,
+    });
+    const file = path.join(inter, ENSEMBLE_FILE);
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), protocol: 'ds2' }));
+    assert.throws(() => readEnsemble(inter), /protocol must be "intra" or "inter", got "ds2"/);
     assert.throws(() => writeEnsemble([dirs.a, dirs.b], out), /exists and is not empty/);
   });
 
