@@ -100,6 +100,11 @@ export interface LiveStageConfig {
   /** The serve group; it must start at the current end of the samples topic (on Kafka, positioned there first). */
   groupId: string;
   serve: Omit<ServeConfig, 'expectedSources'>;
+  /**
+   * Which matched reference beats (record, annotation sample) count in the classification figures: the
+   * beats the model did not train on. All when absent.
+   */
+  scoredBeat?: (record: string, referenceSampleIndex: number) => boolean;
 }
 
 export interface LatencySummary {
@@ -229,7 +234,13 @@ export async function runLiveStage(
       const predicted = [...(byRecord.get(record) ?? new Map<number, string>())].map(
         ([rPeakSampleIndex, predictedClass]) => ({ rPeakSampleIndex, predictedClass }),
       );
-      scorer.add(reference, predicted, header.sampleRateHz);
+      const scoredBeat = config.scoredBeat;
+      scorer.add(
+        reference,
+        predicted,
+        header.sampleRateHz,
+        scoredBeat === undefined ? undefined : (sampleIndex) => scoredBeat(record, sampleIndex),
+      );
     }
     const beats = [...byRecord.values()].reduce((n, m) => n + m.size, 0);
     return {

@@ -33,7 +33,7 @@ import {
 } from '../scoring/prematurityRule';
 import { featureNamesOf } from '../trainer/beatFeatures';
 import { DE_CHAZAL_DS1, DE_CHAZAL_DS2 } from '../protocols/mitbih';
-import type { Protocol } from '../protocols/split';
+import { isTestBeat, type Protocol } from '../protocols/split';
 import { getCodecs } from '../schemas/codec';
 import { DEFAULT_SERVE_ENGINE_CONFIG } from '../serving/engine';
 import { loadServingModel, ModelManager, versionOfModelDir } from '../serving/modelManager';
@@ -58,7 +58,10 @@ export interface MissionSettings {
   depth: string;
   epochs: number;
   limitBeats: number;
-  /** Records classified live; default: the protocol's test records among those replayed. */
+  /**
+   * Records classified live; default: the protocol's test records among those replayed (inter: DS2;
+   * intra: every record, whose test beats alone are scored).
+   */
   serveRecords?: readonly string[];
   serveSpeed: number | 'max';
   /** Give the trained model the prematurity rule for S beats (ecgflow decision) before it serves. */
@@ -243,6 +246,9 @@ export async function runMission(
           topics,
           groupId,
           serve,
+          // Under the intra-patient protocol the model trained on most of every record's beats: only the
+          // test beats are scored (inter: the served DS2 records are all test beats).
+          scoredBeat: (record, sampleIndex) => isTestBeat(settings.protocol, record, sampleIndex),
         },
         bus,
         models,

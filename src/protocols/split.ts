@@ -55,6 +55,14 @@ export function assignSplit(
   return undefined;
 }
 
+/**
+ * Whether a reference beat (its annotation's sample index) is in the protocol's test split as the beat logs
+ * assign it (default split seed): the beats a model trained under that protocol has not seen.
+ */
+export function isTestBeat(protocol: Protocol, sourceId: string, rPeakSampleIndex: number): boolean {
+  return assignSplit(defaultSplitConfig(protocol), sourceId, rPeakSampleIndex) === 'test';
+}
+
 /** Whether a protocol uses a record at all (inter: DS1 and DS2 only). */
 export function protocolIncludes(protocol: Protocol, sourceId: string): boolean {
   return protocol === 'intra' || DE_CHAZAL_DS1.includes(sourceId) || DE_CHAZAL_DS2.includes(sourceId);

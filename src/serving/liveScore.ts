@@ -5,6 +5,12 @@
  * confusion, per-class recall against the AAMI class of the reference label); unmatched reference beats
  * are missed detections, unmatched predictions extra ones. Repeated predictions of a beat (at-least-once
  * delivery) are counted once, by dedupKey. Live patients have no reference: this is for replays only.
+ *
+ * The classification figures can be kept to some of the matched beats (`isScored`): a model trained under
+ * the intra-patient protocol has seen 80 % of every record's beats, so only its test beats say how it
+ * classifies beats it has not seen. Detection counts every beat: the detector learnt nothing.
+ * Detection Se / +P here pair whole records within the window; EC57's scoring (a 5-minute learning
+ * period, bxb's pairing rules) is `ecgflow detect`'s (src/scoring/bxb.ts).
  */
 import { AAMI_CLASSES, aamiClass, isBeat } from '../wfdb/labels';
 
@@ -24,14 +30,16 @@ export interface LiveScore {
   matched: number;
   missed: number;
   extra: number;
+  /** Matched beats whose class is scored (all of them unless an `isScored` left some out). */
+  scored: number;
   correct: number;
-  /** correct / matched (null when nothing matched). */
+  /** correct / scored (null when nothing was scored). */
   accuracy: number | null;
   /** Detection sensitivity matched / reference and positive predictivity matched / predicted. */
   detectionSe: number | null;
   detectionPpv: number | null;
   classes: string[];
-  /** confusion[reference][predicted] over matched beats. */
+  /** confusion[reference][predicted] over scored beats. */
   confusion: number[][];
   perClassRecall: Record<string, number | null>;
 }
@@ -90,12 +98,18 @@ export class LiveScorer {
   private matched = 0;
   private missed = 0;
   private extra = 0;
+  private scored = 0;
   private correct = 0;
 
+  /**
+   * One source's reference beats and predictions. `isScored(sampleIndex)` says which matched reference
+   * beats enter the classification figures (default: all).
+   */
   add(
     reference: readonly ReferenceBeatMark[],
     predictions: readonly PredictedBeat[],
     sampleRateHz: number,
+    isScored: (referenceSampleIndex: number) => boolean = () => true,
   ): void {
     const result = matchPredictions(reference, predictions, sampleRateHz);
     this.referenceBeats += result.referenceBeats;
@@ -104,6 +118,8 @@ export class LiveScorer {
     this.missed += result.missed;
     this.extra += result.extra;
     for (const { reference: r, prediction: p } of result.pairs) {
+      if (!isScored(r.sampleIndex)) continue;
+      this.scored++;
       const truth = aamiClass(r.symbol) as string;
       const i = this.classes.indexOf(truth);
       const j = this.classes.indexOf(p.predictedClass);
@@ -124,8 +140,9 @@ export class LiveScorer {
       matched: this.matched,
       missed: this.missed,
       extra: this.extra,
+      scored: this.scored,
       correct: this.correct,
-      accuracy: this.matched > 0 ? this.correct / this.matched : null,
+      accuracy: this.scored > 0 ? this.correct / this.scored : null,
       detectionSe: this.referenceBeats > 0 ? this.matched / this.referenceBeats : null,
       detectionPpv: this.predictedBeats > 0 ? this.matched / this.predictedBeats : null,
       classes: [...this.classes],

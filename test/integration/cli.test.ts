@@ -77,6 +77,9 @@ describe('ecgflow CLI', () => {
     assert.match(r.stderr, /run: prematurity rule: N -> S below 0\.85 of the local mean RR/);
     assert.match(r.stderr, /with model [^ ]+\+prem0\.85-0\.70/);
     assert.ok(fs.existsSync(path.join(json.modelDir as string, DECISION_FILE)));
+    // Record 100 is a DS2 record: every matched beat is a test beat, and all of them are scored.
+    assert.equal(json.liveScoredBeats, json.liveMatchedBeats);
+    assert.ok((json.liveMatchedBeats as number) > 2200, `matched ${String(json.liveMatchedBeats)}`);
   });
 
   it('bad input: a missing record and a bad flag fail with one clear line', () => {

@@ -282,6 +282,7 @@ function missionFields(m: MissionSummary): Record<string, unknown> {
     liveComplete: l.serve.complete,
     liveAccuracy: l.score.accuracy,
     liveMatchedBeats: l.score.matched,
+    liveScoredBeats: l.score.scored,
     liveReferenceBeats: l.score.referenceBeats,
     liveDetectionSe: l.score.detectionSe,
     liveDetectionPpv: l.score.detectionPpv,
@@ -315,7 +316,11 @@ function missionTable(m: MissionSummary): string {
     ],
     [
       'serve: accuracy',
-      `${pct(l.score.accuracy)} of ${l.score.matched.toLocaleString('en-US')} beats matched to ${l.score.referenceBeats.toLocaleString('en-US')} reference beats (150 ms); detection Se ${pct(l.score.detectionSe)}, +P ${pct(l.score.detectionPpv)}`,
+      `${pct(l.score.accuracy)} of ${l.score.scored.toLocaleString('en-US')} test-split beats${l.score.scored < l.score.matched ? ` (${(l.score.matched - l.score.scored).toLocaleString('en-US')} beats outside the test split not scored)` : ''}`,
+    ],
+    [
+      'serve: detection',
+      `Se ${pct(l.score.detectionSe)}, +P ${pct(l.score.detectionPpv)}: ${l.score.matched.toLocaleString('en-US')} of ${l.score.referenceBeats.toLocaleString('en-US')} reference beats within 150 ms (EC57 scoring: ecgflow detect)`,
     ],
     [
       'serve: recall',

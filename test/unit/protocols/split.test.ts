@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DE_CHAZAL_DS1, DE_CHAZAL_DS2, MITBIH_PACED_RECORDS } from '../../../src/protocols/mitbih';
-import { assignSplit, defaultSplitConfig, protocolIncludes } from '../../../src/protocols/split';
+import { assignSplit, defaultSplitConfig, isTestBeat, protocolIncludes } from '../../../src/protocols/split';
 
 describe('split protocols', () => {
   it('intra: deterministic per beat, independent of order, with the expected shares', () => {
@@ -37,5 +37,19 @@ describe('split protocols', () => {
       assert.equal(protocolIncludes('inter', r), false);
     }
     assert.equal(new Set([...DE_CHAZAL_DS1, ...DE_CHAZAL_DS2, ...MITBIH_PACED_RECORDS]).size, 48);
+  });
+
+  it('isTestBeat: the test split as the beat logs assign it (default seed), for scoring live beats', () => {
+    const intra = defaultSplitConfig('intra');
+    const samples = Array.from({ length: 2000 }, (_, i) => 500 + 361 * i);
+    const test = samples.filter((r) => isTestBeat('intra', '208', r));
+    assert.deepEqual(
+      test,
+      samples.filter((r) => assignSplit(intra, '208', r) === 'test'),
+    );
+    assert.ok(test.length > 300 && test.length < 500, `about a fifth: ${test.length}`);
+    assert.equal(isTestBeat('inter', DE_CHAZAL_DS2[0], 1234), true);
+    assert.equal(isTestBeat('inter', DE_CHAZAL_DS1[0], 1234), false, 'a DS1 beat is a training beat');
+    assert.equal(isTestBeat('inter', MITBIH_PACED_RECORDS[0], 1234), false, 'outside the protocol');
   });
 });
