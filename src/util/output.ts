@@ -17,9 +17,19 @@ export function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): stri
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)));
   const widths: number[] = [];
   for (const r of cells) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  // Figures line up on their last digit; a column holding sentences reads better from the left.
+  const textColumn = widths.map(
+    (_, i) => i === 0 || rows.slice(1).some((r) => r[i] !== undefined && !looksNumeric(r[i])),
+  );
   return cells
-    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
+    .map((r) => r.map((c, i) => (textColumn[i] ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
+    .map((line) => line.trimEnd())
     .join('\n');
+}
+
+/** A number, or a figure written as text: "98.50", "1,234", "-12.5 %", "-" (no value). */
+function looksNumeric(c: string | number): boolean {
+  return typeof c === 'number' || /^(-|[-+]?[\d,]*\.?\d+ ?%?)$/.test(c.trim());
 }
 
 export function formatNumber(n: number): string {

@@ -22,5 +22,20 @@ describe('output for people', () => {
       ]),
       ['mode            PPE', 'adaptive    631,864', 'vanilla   1,146,805'].join('\n'),
     );
+    // Figures written as text align like numbers; a column of sentences reads from the left.
+    assert.equal(
+      table([
+        ['class', 'recall %', 'note'],
+        ['N', '99.88', 'most beats'],
+        ['S', '-', 'none'],
+        ['V', '100.00 %', 'all of them'],
+      ]),
+      [
+        'class  recall %  note',
+        'N         99.88  most beats',
+        'S             -  none',
+        'V      100.00 %  all of them',
+      ].join('\n'),
+    );
   });
 });
