@@ -234,6 +234,32 @@ describe('training on the beat stream', () => {
       ),
       (err: Error) => err instanceof ConfigError && /record\(s\) 999 have no beats/.test(err.message),
     );
+    // A resume under the other protocol than the run's is refused before anything trains.
+    const interRun = scratchDir('ecgflow-train-');
+    fs.writeFileSync(
+      path.join(interRun, 'run.json'),
+      JSON.stringify({ runId: 'r', beatsTopic, endOffsets: [1], fraction: 1, protocol: 'inter', seed: 1 }),
+    );
+    await assert.rejects(
+      trainOnce(
+        bus,
+        {
+          training: { ...PAPER_TRAINING_CONFIG, initialDepth: 8, finalDepth: 8, mode: 'vanilla', epochs: 1 },
+          protocol: 'intra',
+          beatsTopic,
+          eventsTopic: topics.trainingEvents,
+          deadLetterTopic: topics.deadLetter,
+          outDir: interRun,
+          shuffleCapacity: 100,
+          resume: true,
+        },
+        runtime,
+        new Metrics({ defaultMetrics: false }),
+      ),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        /trains under the inter protocol, not intra: resume with --protocol inter/.test(err.message),
+    );
   });
 
   it('a run killed mid-training resumes from its last checkpoint and trains every epoch once', async () => {
