@@ -24,7 +24,7 @@ import {
   samePreparation,
   type BeatPreparation,
 } from '../src/beats/preparation';
-import { ConfigError } from '../src/errors';
+import { ConfigError, RunFileError } from '../src/errors';
 import {
   confusionBySource,
   confusionMatrix,
@@ -49,6 +49,7 @@ import {
   saveCheckpoint,
 } from '../src/trainer/checkpoint';
 import type { Protocol } from '../src/protocols/split';
+import { writeFileAtomic } from '../src/util/atomicFile';
 import { RR_RATIO_MAX, beatSchemaVersionNeeded } from '../src/trainer/beatFeatures';
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
@@ -145,6 +146,44 @@ interface RunFile {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * A new run must not start in a directory that holds another one: its model, model-best, decision and
+ * report would sit beside the new run.json and be taken for the new run's (by evaluate, serve, a resume).
+ */
+export function refuseFreshRunOver(outDir: string): void {
+  const runFile = path.join(outDir, 'run.json');
+  if (!fs.existsSync(runFile)) return;
+  let runId = '';
+  try {
+    runId = ` ${String((JSON.parse(fs.readFileSync(runFile, 'utf8')) as { runId?: unknown }).runId)}`;
+  } catch {
+    // Unreadable: still another run's directory.
+  }
+  throw new ConfigError(
+    `${outDir} holds run${runId} (run.json): add --resume to continue it, or give a new --out (or remove that directory) to start another`,
+    'out',
+  );
+}
+
+function readRunFile(file: string): RunFile {
+  let run: unknown;
+  try {
+    run = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new RunFileError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
+  }
+  const r = run as Partial<RunFile> | null;
+  if (
+    r === null ||
+    typeof r !== 'object' ||
+    typeof r.runId !== 'string' ||
+    !Array.isArray(r.endOffsets) ||
+    typeof r.fraction !== 'number'
+  )
+    throw new RunFileError('not a run file (runId, endOffsets and fraction expected)', { source: file });
+  return r as RunFile;
+}
+
 export async function runTraining(
   config: TrainPipelineConfig,
   bus: Bus,
@@ -164,8 +203,9 @@ export async function runTraining(
   fs.mkdirSync(config.outDir, { recursive: true });
   const runFilePath = path.join(config.outDir, 'run.json');
   let run: RunFile;
+  if (!config.resume) refuseFreshRunOver(config.outDir);
   if (config.resume && fs.existsSync(runFilePath)) {
-    run = JSON.parse(fs.readFileSync(runFilePath, 'utf8')) as RunFile;
+    run = readRunFile(runFilePath);
     const runBeats = run.beats ?? SEED_PAPER_PREPARATION;
     if (!samePreparation(runBeats, config.training.beats))
       throw new ConfigError(
@@ -176,6 +216,17 @@ export async function runTraining(
       throw new ConfigError(
         `run ${run.runId} in ${config.outDir} trains under the ${run.protocol} protocol, not ${config.protocol}: resume with --protocol ${run.protocol}`,
         'protocol',
+      );
+    // A run killed in its first epoch has no checkpoint to compare settings with (below), and its beat
+    // subset is drawn with this seed.
+    if (
+      run.seed !== undefined &&
+      run.seed !== config.training.seed &&
+      latestCheckpoint(config.outDir) === undefined
+    )
+      throw new ConfigError(
+        `run ${run.runId} in ${config.outDir} was started with --seed ${run.seed}, not ${config.training.seed}: resume with --seed ${run.seed}`,
+        'seed',
       );
     log(`train: resuming run ${run.runId} from ${config.outDir}`);
   } else {
@@ -197,7 +248,7 @@ export async function runTraining(
       protocol: config.protocol,
       seed: config.training.seed,
     };
-    fs.writeFileSync(runFilePath, JSON.stringify(run, null, 1));
+    writeFileAtomic(runFilePath, JSON.stringify(run, null, 1));
   }
   const beatsInLog = run.endOffsets.reduce((a, b) => a + b, 0);
   const seed = config.training.seed;

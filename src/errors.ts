@@ -56,6 +56,13 @@ export class ConfigError extends EcgflowError {
   }
 }
 
+/** A training run's own file (run.json, report.json) is unreadable or not what a run writes. */
+export class RunFileError extends EcgflowError {
+  constructor(message: string, location: ErrorLocation, cause?: unknown) {
+    super('RUN_FILE', message, location, false, cause);
+  }
+}
+
 /** A WFDB file (header, signal or annotation) does not follow the format. */
 export class WfdbFormatError extends EcgflowError {
   constructor(message: string, location: ErrorLocation) {

@@ -6,10 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { runTraining, type TrainRunResult } from '../../pipelines/train';
+import { refuseFreshRunOver, runTraining, type TrainRunResult } from '../../pipelines/train';
 import { BatchingSink } from '../bus/sink';
 import type { Bus } from '../bus/types';
-import { ConfigError } from '../errors';
+import { ConfigError, RunFileError } from '../errors';
+import { writeFileAtomic } from '../util/atomicFile';
 import { sensitivityAndPredictivity } from '../evaluation/classification';
 import { addEnergy, EnergyLedger, NO_ENERGY, type EnergyTotal } from '../energy/ledger';
 import type { EnergyTracker } from '../energy/tracker';
@@ -345,7 +346,14 @@ export interface TrainingReportFile extends TrainingSummary {
 
 /** A finished run's report.json, split into its summary (as `trainOnce` returned it) and its history. */
 export function readTrainingReport(file: string): { summary: TrainingSummary; history: TrainerState } {
-  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainingReportFile;
+  let report: TrainingReportFile;
+  try {
+    report = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainingReportFile;
+  } catch (err) {
+    throw new RunFileError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
+  }
+  if (typeof report !== 'object' || report === null || typeof report.history !== 'object')
+    throw new RunFileError('not a training report (history expected)', { source: file });
   const { config: _config, history, test: _test, testBySource: _bySource, ...summary } = report;
   return { summary, history };
 }
@@ -414,6 +422,8 @@ export async function trainOnce(
 ): Promise<TrainingSummary> {
   // Energy over sessions: a resumed run starts from what the ledger recorded with its checkpoint (unknown
   // when the checkpoint predates the ledger: then the report says null rather than one session's share).
+  // Before anything is written there (the energy ledger is reset below).
+  if (!options.resume) refuseFreshRunOver(options.outDir);
   const ledger = new EnergyLedger(path.join(options.outDir, 'energy.json'));
   const resumeFrom = options.resume ? latestCheckpoint(options.outDir) : undefined;
   if (resumeFrom === undefined) ledger.reset();
@@ -524,7 +534,8 @@ export async function trainOnce(
       outDir: options.outDir,
       pictures,
     };
-    fs.writeFileSync(
+    // Atomic: a benchmark's --resume takes an existing report.json for a finished mode.
+    writeFileAtomic(
       path.join(options.outDir, 'report.json'),
       JSON.stringify(
         {

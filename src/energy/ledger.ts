@@ -10,8 +10,8 @@
  *                                      "estimated": false } } }
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { EcgflowError } from '../errors';
+import { writeFileAtomic } from '../util/atomicFile';
 
 const FORMAT = 'ecgflow-energy-ledger';
 const VERSION = 1;
@@ -92,9 +92,6 @@ export class EnergyLedger {
   }
 
   private write(ledger: LedgerFile): void {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, `${JSON.stringify(ledger, null, 1)}\n`);
-    fs.renameSync(tmp, this.file);
+    writeFileAtomic(this.file, `${JSON.stringify(ledger, null, 1)}\n`);
   }
 }

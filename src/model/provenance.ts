@@ -12,10 +12,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError } from '../errors';
+import { ConfigError, RunFileError } from '../errors';
 import type { Protocol } from '../protocols/split';
 import { isEnsembleDir, readEnsemble } from './ensemble';
-import { ModelFormatError } from './io';
 
 export interface TrainingProvenance {
   /** The protocol whose training split the model learnt from; undefined when no file says so. */
@@ -52,15 +51,15 @@ function readJson(file: string): Record<string, unknown> | undefined {
     if (typeof value === 'object' && value !== null && !Array.isArray(value))
       return value as Record<string, unknown>;
   } catch (err) {
-    throw new ModelFormatError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
+    throw new RunFileError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
   }
-  throw new ModelFormatError('expected a JSON object', { source: file });
+  throw new RunFileError('expected a JSON object', { source: file });
 }
 
 function protocolField(value: unknown, file: string): Protocol | undefined {
   if (value === undefined) return undefined;
   if (value === 'intra' || value === 'inter') return value;
-  throw new ModelFormatError(`protocol must be "intra" or "inter", got ${JSON.stringify(value)}`, {
+  throw new RunFileError(`protocol must be "intra" or "inter", got ${JSON.stringify(value)}`, {
     source: file,
     field: 'protocol',
   });
@@ -80,13 +79,17 @@ export function findTrainingProvenance(modelDir: string): TrainingProvenance | u
     const runFile = path.join(dir, RUN_FILE);
     const reportFile = path.join(dir, REPORT_FILE);
     const run = readJson(runFile);
-    const report = readJson(reportFile);
+    const runProtocol = protocolField(run?.protocol, runFile);
+    // report.json (large, written at the end) only for what a run.json from before they were recorded lacks.
+    const report =
+      run !== undefined && runProtocol !== undefined && typeof run.seed === 'number'
+        ? undefined
+        : readJson(reportFile);
     if (run === undefined && report === undefined) continue;
     const config = report?.config as { seed?: unknown } | undefined;
     const seed = typeof run?.seed === 'number' ? run.seed : config?.seed;
     return {
-      // Runs from before run.json recorded it have it in report.json once they finished.
-      protocol: protocolField(run?.protocol, runFile) ?? protocolField(report?.protocol, reportFile),
+      protocol: runProtocol ?? protocolField(report?.protocol, reportFile),
       fraction: typeof run?.fraction === 'number' ? run.fraction : 1,
       seed: typeof seed === 'number' ? seed : 1,
       runDir: dir,

@@ -234,32 +234,54 @@ describe('training on the beat stream', () => {
       ),
       (err: Error) => err instanceof ConfigError && /record\(s\) 999 have no beats/.test(err.message),
     );
-    // A resume under the other protocol than the run's is refused before anything trains.
-    const interRun = scratchDir('ecgflow-train-');
+    // A resume under another protocol or seed than the run's (one killed before its first checkpoint:
+    // nothing else to compare with) is refused before anything trains; so is a fresh run over it.
+    const killedRun = scratchDir('ecgflow-train-');
     fs.writeFileSync(
-      path.join(interRun, 'run.json'),
+      path.join(killedRun, 'run.json'),
       JSON.stringify({ runId: 'r', beatsTopic, endOffsets: [1], fraction: 1, protocol: 'inter', seed: 1 }),
     );
-    await assert.rejects(
+    const attempt = (protocol: 'intra' | 'inter', seed: number, resume: boolean) =>
       trainOnce(
         bus,
         {
-          training: { ...PAPER_TRAINING_CONFIG, initialDepth: 8, finalDepth: 8, mode: 'vanilla', epochs: 1 },
-          protocol: 'intra',
+          training: {
+            ...PAPER_TRAINING_CONFIG,
+            initialDepth: 8,
+            finalDepth: 8,
+            mode: 'vanilla',
+            epochs: 1,
+            seed,
+          },
+          protocol,
           beatsTopic,
           eventsTopic: topics.trainingEvents,
           deadLetterTopic: topics.deadLetter,
-          outDir: interRun,
+          outDir: killedRun,
           shuffleCapacity: 100,
-          resume: true,
+          resume,
         },
         runtime,
         new Metrics({ defaultMetrics: false }),
-      ),
+      );
+    await assert.rejects(
+      attempt('intra', 1, true),
       (err: Error) =>
         err instanceof ConfigError &&
         /trains under the inter protocol, not intra: resume with --protocol inter/.test(err.message),
     );
+    await assert.rejects(
+      attempt('inter', 2, true),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        /was started with --seed 1, not 2: resume with --seed 1/.test(err.message),
+    );
+    await assert.rejects(
+      attempt('inter', 1, false),
+      (err: Error) =>
+        err instanceof ConfigError && /holds run r \(run\.json\): add --resume/.test(err.message),
+    );
+    assert.deepEqual(fs.readdirSync(killedRun), ['run.json'], 'nothing written by the refused attempts');
   });
 
   it('a run killed mid-training resumes from its last checkpoint and trains every epoch once', async () => {

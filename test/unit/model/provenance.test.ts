@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../../src/errors';
-import { ModelFormatError } from '../../../src/model/io';
+import { ConfigError, RunFileError } from '../../../src/errors';
 import { commonProtocol, evaluationProtocol, findTrainingProvenance } from '../../../src/model/provenance';
 import { scratchDir } from '../../helpers/scratch';
 
@@ -54,12 +53,17 @@ describe('training provenance of a saved model', () => {
     const bad = run({ run: { runId: 'r', fraction: 1, protocol: 'patient' } });
     assert.throws(
       () => findTrainingProvenance(path.join(bad, 'model')),
-      (e: unknown) =>
-        e instanceof ModelFormatError && /run\.json/.test(e.message) && /"patient"/.test(e.message),
+      (e: unknown) => e instanceof RunFileError && /run\.json/.test(e.message) && /"patient"/.test(e.message),
     );
     const broken = run({});
     fs.writeFileSync(path.join(broken, 'report.json'), '{"protocol": "in');
-    assert.throws(() => findTrainingProvenance(path.join(broken, 'model')), ModelFormatError);
+    assert.throws(() => findTrainingProvenance(path.join(broken, 'model')), RunFileError);
+    // A run.json that says everything is enough: report.json is not read.
+    fs.writeFileSync(
+      path.join(broken, 'run.json'),
+      JSON.stringify({ fraction: 1, protocol: 'intra', seed: 2 }),
+    );
+    assert.equal(findTrainingProvenance(path.join(broken, 'model'))?.protocol, 'intra');
   });
 
   it('an ensemble needs its members trained under one known protocol to record it', () => {
