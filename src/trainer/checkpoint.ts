@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { EcgflowError } from '../errors';
-import { loadResNet, saveResNet } from '../model/io';
+import { preparationOfConfig, type ResNetConfig } from '../model/config';
+import { loadResNet, readSavedConfig, saveResNet } from '../model/io';
 import { AdaptiveTrainer, type TrainerState } from './adaptiveTrainer';
 import { PAPER_TRAINING_CONFIG, type TrainingConfig } from './config';
 
@@ -56,16 +57,32 @@ function writeTensors(dir: string, stem: string, entries: [string, tf.Tensor][])
 function readTensors(dir: string, stem: string): Map<string, tf.Tensor> {
   const indexFile = path.join(dir, `${stem}.json`);
   const binFile = path.join(dir, `${stem}.bin`);
-  const index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as TensorIndexEntry[];
-  const bin = fs.readFileSync(binFile);
+  let index: TensorIndexEntry[];
+  let bin: Buffer;
+  try {
+    index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as TensorIndexEntry[];
+    bin = fs.readFileSync(binFile);
+  } catch (err) {
+    throw new CheckpointError(`not readable: ${(err as Error).message}`, indexFile);
+  }
+  if (!Array.isArray(index)) throw new CheckpointError('expected a list of tensors', indexFile);
   const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
   const out = new Map<string, tf.Tensor>();
-  for (const e of index) {
-    if (e.offset + e.length > floats.length) {
-      for (const t of out.values()) t.dispose();
-      throw new CheckpointError(`tensor ${e.name} runs past the end of the file`, binFile);
+  try {
+    for (const e of index) {
+      if (!(Number.isInteger(e.offset) && Number.isInteger(e.length) && e.offset >= 0 && e.length >= 0))
+        throw new CheckpointError(`tensor ${String(e.name)} has no valid offset and length`, indexFile);
+      if (e.offset + e.length > floats.length)
+        throw new CheckpointError(`tensor ${e.name} runs past the end of the file`, binFile);
+      try {
+        out.set(e.name, tf.tensor(floats.slice(e.offset, e.offset + e.length), e.shape));
+      } catch (err) {
+        throw new CheckpointError(`tensor ${e.name}: ${(err as Error).message}`, indexFile);
+      }
     }
-    out.set(e.name, tf.tensor(floats.slice(e.offset, e.offset + e.length), e.shape));
+  } catch (err) {
+    for (const t of out.values()) t.dispose();
+    throw err;
   }
   return out;
 }
@@ -157,9 +174,45 @@ function readStateFile(dir: string): StateFile {
   return saved;
 }
 
-/** The settings of the run a checkpoint belongs to, as saved (fields added since may be missing). */
-export function readCheckpointConfig(dir: string): Partial<TrainingConfig> {
-  return readStateFile(dir).config as Partial<TrainingConfig>;
+/**
+ * A checkpoint's run settings as the run trained with them: settings added to the trainer after the
+ * checkpoint was written take the values such runs had (no features, linear head, no dropout or class
+ * weights, weight decay on kernels; beats and head as its model says). The resume check and the loaded
+ * trainer both read this one version, so a resume cannot be checked against one and trained with another.
+ */
+function effectiveConfig(
+  saved: Partial<TrainingConfig>,
+  model: Pick<ResNetConfig, 'beats' | 'headHiddenUnits'>,
+): TrainingConfig {
+  const older: Pick<
+    TrainingConfig,
+    | 'beats'
+    | 'features'
+    | 'headHiddenUnits'
+    | 'imageDropout'
+    | 'classWeighting'
+    | 'maxClassWeight'
+    | 'classWeights'
+    | 'weightDecayOn'
+  > = {
+    beats: preparationOfConfig(model),
+    features: 'none',
+    headHiddenUnits: model.headHiddenUnits ?? 0,
+    imageDropout: 0,
+    classWeighting: 'none',
+    maxClassWeight: PAPER_TRAINING_CONFIG.maxClassWeight,
+    classWeights: null,
+    weightDecayOn: 'kernels',
+  };
+  return { ...older, ...saved } as TrainingConfig;
+}
+
+/** The settings of the run a checkpoint belongs to, as it trained with them (see effectiveConfig). */
+export function readCheckpointConfig(dir: string): TrainingConfig {
+  return effectiveConfig(
+    readStateFile(dir).config as Partial<TrainingConfig>,
+    readSavedConfig(path.join(dir, 'model')),
+  );
 }
 
 /**
@@ -184,30 +237,14 @@ export function loadCheckpoint(
 ): { trainer: AdaptiveTrainer; modelVersion: string } {
   const saved = readStateFile(dir);
   const model = loadResNet(path.join(dir, 'model'));
-  // Checkpoints written before features, class weights, beat preparations, hidden heads and image dropout
-  // existed trained without them (on the seed paper's beats with a linear head, which is what their model says too).
-  const older: Pick<
-    TrainingConfig,
-    | 'beats'
-    | 'features'
-    | 'headHiddenUnits'
-    | 'imageDropout'
-    | 'classWeighting'
-    | 'maxClassWeight'
-    | 'classWeights'
-    | 'weightDecayOn'
-  > = {
-    beats: model.beats,
-    features: 'none',
-    headHiddenUnits: model.config.headHiddenUnits ?? 0,
-    imageDropout: 0,
-    classWeighting: 'none',
-    maxClassWeight: PAPER_TRAINING_CONFIG.maxClassWeight,
-    classWeights: null,
-    weightDecayOn: 'kernels',
-  };
-  const config = { ...older, ...(saved.config as Partial<TrainingConfig>) } as TrainingConfig;
-  const trainer = new AdaptiveTrainer(config, backend, { state: saved.state, model });
+  let trainer: AdaptiveTrainer;
+  try {
+    const config = effectiveConfig(saved.config as Partial<TrainingConfig>, model.config);
+    trainer = new AdaptiveTrainer(config, backend, { state: saved.state, model });
+  } catch (err) {
+    model.dispose(); // a configuration the trainer refuses leaves no tensors behind either
+    throw err;
+  }
   try {
     const byPath = new Map(model.namedVariables().map((v) => [v.name, v.variable]));
     const restored = new Set<string>();

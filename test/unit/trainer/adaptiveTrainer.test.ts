@@ -241,5 +241,33 @@ describe('AdaptiveTrainer', () => {
         e.message.includes(`no optimizer state for 1 variable(s): ${dropped}`),
     );
     assert.equal(tf.memory().numTensors, before, 'nothing left by the refused checkpoint');
+
+    // A torn index or a shape that does not fit its values: a CheckpointError naming the file, no leak.
+    const entries = index.map((e) => ({ ...e }));
+    (entries[2] as { shape?: number[] }).shape = [7, 7, 7];
+    fs.writeFileSync(indexFile, JSON.stringify(entries));
+    assert.throws(
+      () => loadCheckpoint(saved, backend),
+      (e: Error) =>
+        e instanceof CheckpointError && e.message.includes(indexFile) && e.message.includes(index[2].name),
+    );
+    fs.writeFileSync(indexFile, '[{"name": "stem');
+    assert.throws(
+      () => loadCheckpoint(saved, backend),
+      (e: Error) =>
+        e instanceof CheckpointError && e.message.includes(indexFile) && /not readable/.test(e.message),
+    );
+    assert.equal(tf.memory().numTensors, before, 'nothing left by the torn checkpoints either');
+
+    // A checkpoint whose settings the trainer refuses leaves no tensors behind.
+    fs.writeFileSync(indexFile, JSON.stringify(index));
+    const stateFile = path.join(saved, 'state.json');
+    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { config: Record<string, unknown> };
+    fs.writeFileSync(
+      stateFile,
+      JSON.stringify({ ...state, config: { ...state.config, weightDecayOn: 'some' } }),
+    );
+    assert.throws(() => loadCheckpoint(saved, backend), /weightDecayOn must be one of kernels, all/);
+    assert.equal(tf.memory().numTensors, before, 'nor one the trainer refuses');
   });
 });
