@@ -17,7 +17,7 @@ import { BatchingSink } from '../bus/sink';
 import { instrumentSource } from '../metrics/instrument';
 import { Metrics } from '../metrics/registry';
 import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
-import { loadServingModel, ModelManager, versionOfModelDir } from '../serving/modelManager';
+import { loadServingModel, ModelManager, weightsVersionOfModelDir } from '../serving/modelManager';
 import { loadTf, resolveBackendPreference } from '../tf/backend';
 import { errorText, workerTask } from '../util/workerTask';
 import { AAMI_CLASSES } from '../wfdb/labels';
@@ -90,7 +90,7 @@ export async function runInstance(
   const runtime = await loadTf({ prefer: resolveBackendPreference(spec.tfBackend) });
   const expected = { inputShape: SPECTROGRAM_INPUT_SHAPE, classes: AAMI_CLASSES };
   const models = new ModelManager(
-    loadServingModel(spec.modelDir, versionOfModelDir(spec.modelDir), expected),
+    loadServingModel(spec.modelDir, weightsVersionOfModelDir(spec.modelDir), expected),
     expected,
   );
   const bus = new KafkaBus({ brokers: spec.brokers, clientId: `ecgflow-bench-serve-${spec.index}` });

@@ -36,7 +36,7 @@ import { DE_CHAZAL_DS1, DE_CHAZAL_DS2 } from '../protocols/mitbih';
 import { isTestBeat, type Protocol } from '../protocols/split';
 import { getCodecs } from '../schemas/codec';
 import { DEFAULT_SERVE_ENGINE_CONFIG } from '../serving/engine';
-import { loadServingModel, ModelManager, versionOfModelDir } from '../serving/modelManager';
+import { loadServingModel, ModelManager, weightsVersionOfModelDir } from '../serving/modelManager';
 import { KafkaSampleHistory } from '../serving/sampleHistory';
 import { loadTf, resolveBackendPreference } from '../tf/backend';
 import {
@@ -207,7 +207,7 @@ export async function runMission(
   }
   const expected = { inputShape: SPECTROGRAM_INPUT_SHAPE, classes: AAMI_CLASSES };
   const models = new ModelManager(
-    loadServingModel(modelDir, versionOfModelDir(modelDir), expected),
+    loadServingModel(modelDir, weightsVersionOfModelDir(modelDir), expected),
     expected,
   );
   const groupId = `ecgflow-run-serve-${Date.now()}`;

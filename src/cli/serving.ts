@@ -24,7 +24,7 @@ import { describePrematurityRule } from '../scoring/prematurityRule';
 import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
 import { getCodecs } from '../schemas/codec';
 import { DEFAULT_SERVE_ENGINE_CONFIG } from '../serving/engine';
-import { loadServingModel, ModelManager, versionOfModelDir } from '../serving/modelManager';
+import { loadServingModel, ModelManager, weightsVersionOfModelDir } from '../serving/modelManager';
 import { KafkaSampleHistory } from '../serving/sampleHistory';
 import type { SwapPolicy } from '../serving/trainingEvents';
 import { AAMI_CLASSES } from '../wfdb/labels';
@@ -198,8 +198,7 @@ export interface ServingHandle {
 export async function startServing(options: StartServingOptions): Promise<ServingHandle> {
   const { bus, topics, metrics, log } = options;
   const expected = { inputShape: SPECTROGRAM_INPUT_SHAPE, classes: AAMI_CLASSES };
-  const version = versionOfModelDir(options.modelDir);
-  const initial = loadServingModel(options.modelDir, version, expected);
+  const initial = loadServingModel(options.modelDir, weightsVersionOfModelDir(options.modelDir), expected);
   log(
     `serve: model ${initial.version} (${describeClassifier(initial.depths)}, ${initial.parameters.toLocaleString('en-US')} parameters, ${initial.snapshot.engine} inference${initial.prematurity === undefined ? '' : `, ${describePrematurityRule(initial.prematurity.rule)}`}) from ${initial.dir}`,
   );

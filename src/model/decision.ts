@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import { validatePrematurityRule, type PrematurityRule } from '../scoring/prematurityRule';
+import { writeFileAtomic } from '../util/atomicFile';
 import { ModelFormatError, readVersionedJson } from './io';
 
 export const DECISION_FORMAT = 'ecgflow-decision';
@@ -58,15 +59,18 @@ export function writeDecision(dir: string, decision: Decision | undefined): void
     formatVersion: DECISION_FORMAT_VERSION,
     prematurity: validatePrematurityRule(decision.prematurity),
   };
-  // A serve process watching the directory must never read half a file.
-  const partial = `${file}.partial`;
-  fs.writeFileSync(partial, `${JSON.stringify(body, null, 1)}\n`);
-  fs.renameSync(partial, file);
+  // A serve or evaluate starting meanwhile must read the old rule or the new one, never half a file.
+  writeFileAtomic(file, `${JSON.stringify(body, null, 1)}\n`);
 }
 
-/** A short tag for model versions: "+prem0.85-0.70" (empty without a decision). */
+/**
+ * A short tag for model versions: "+prem0.85-0.70" (empty without a decision). Two decimals where they
+ * hold the bound exactly, all its digits otherwise ("+prem0.825-0.70"): rules that classify differently
+ * never share a version.
+ */
 export function decisionTag(decision: Decision | undefined): string {
   if (decision === undefined) return '';
   const { rrRatioBelow, templateCorrelationAbove } = decision.prematurity;
-  return `+prem${rrRatioBelow.toFixed(2)}-${templateCorrelationAbove.toFixed(2)}`;
+  const bound = (x: number) => (Number(x.toFixed(2)) === x ? x.toFixed(2) : String(x));
+  return `+prem${bound(rrRatioBelow)}-${bound(templateCorrelationAbove)}`;
 }

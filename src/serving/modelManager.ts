@@ -29,7 +29,10 @@ import {
 import { featureTensor } from '../trainer/evaluate';
 
 export interface LoadedModel {
+  /** The weights' version plus the decision's tag: what predictions carry. */
   version: string;
+  /** The weights' version alone (a checkpoint's, or weightsVersionOfModelDir): what loads are asked by. */
+  weightsVersion: string;
   /** Directory the weights came from. */
   dir: string;
   /** Depth (of the deepest member, for an ensemble). */
@@ -84,10 +87,14 @@ export function resolveModelDir(dir: string): string {
  */
 export function versionOfModelDir(dir: string): string {
   // A decision rule changes what the model answers, so it is part of the version.
-  return baseVersionOfModelDir(dir) + decisionTag(readDecision(resolveModelDir(dir)));
+  return weightsVersionOfModelDir(dir) + decisionTag(readDecision(resolveModelDir(dir)));
 }
 
-function baseVersionOfModelDir(dir: string): string {
+/**
+ * The version of the weights alone (versionOfModelDir without the decision tag): what loadServingModel
+ * takes, adding the tag of the decision it loads itself, so the version always names the rule applied.
+ */
+export function weightsVersionOfModelDir(dir: string): string {
   const root = path.resolve(dir);
   for (const candidate of [path.join(root, 'state.json'), path.join(path.dirname(root), 'state.json')]) {
     if (fs.existsSync(candidate)) {
@@ -129,7 +136,16 @@ export interface ServingExpectation {
 }
 
 /** Load, check and warm up a model: the expensive part of a swap. */
-export function loadServingModel(dir: string, version: string, expected: ServingExpectation): LoadedModel {
+/**
+ * Load a model for serving, checked against what the serve chain feeds it. `weightsVersion`: the version of
+ * its weights (weightsVersionOfModelDir, or a checkpoint's); the loaded decision's tag is added here, from
+ * the same read of decision.json that gives the rule.
+ */
+export function loadServingModel(
+  dir: string,
+  weightsVersion: string,
+  expected: ServingExpectation,
+): LoadedModel {
   const modelDir = resolveModelDir(dir);
   const model = loadClassifier(modelDir);
   try {
@@ -177,7 +193,8 @@ export function loadServingModel(dir: string, version: string, expected: Serving
       snapshot.logits(tf.zeros([1, h, w, c]) as tf.Tensor4D, f).dataSync();
     });
     return {
-      version,
+      version: weightsVersion + decisionTag(model.decision),
+      weightsVersion,
       dir: modelDir,
       depth: Math.max(...model.depths),
       depths: model.depths,
@@ -261,10 +278,14 @@ export class ModelManager {
     return this.pendingModel;
   }
 
-  /** Ask for `dir` to be loaded in the background; it becomes current at the next `swapIfReady()`. */
+  /**
+   * Ask for `dir` to be loaded in the background; it becomes current at the next `swapIfReady()`.
+   * `version`: its weights' version (a checkpoint event's); the same weights as the current model's are
+   * not loaded again.
+   */
   requestLoad(dir: string, version: string): void {
     if (this.closed) return;
-    if (version === this.currentModel.version && this.pendingModel === undefined) return;
+    if (version === this.currentModel.weightsVersion && this.pendingModel === undefined) return;
     this.requested = { dir, version };
     this.loading ??= this.loadLoop().finally(() => {
       this.loading = undefined;

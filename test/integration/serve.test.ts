@@ -42,7 +42,7 @@ import { loadRecording } from '../../src/replay/loadRecording';
 import { getCodecs } from '../../src/schemas/codec';
 import type { PredictionV1, SampleChunkV1 } from '../../src/schemas/types';
 import { DEFAULT_SERVE_ENGINE_CONFIG } from '../../src/serving/engine';
-import { resolveModelDir, versionOfModelDir } from '../../src/serving/modelManager';
+import { resolveModelDir, versionOfModelDir, weightsVersionOfModelDir } from '../../src/serving/modelManager';
 import { OperatorAdapter } from '../../src/stream/operatorAdapter';
 import { loadTf, resolveBackendPreference } from '../../src/tf/backend';
 import { featureNamesOf, featureSetForCount, writeBeatFeatures } from '../../src/trainer/beatFeatures';
@@ -375,7 +375,8 @@ describe('serve on the real broker', () => {
       );
       await eventsSink.flush();
       while (serving.models.failures.length === 0) await sleep(100);
-      await eventsSink.write(topics.trainingEvents, checkpoint(modelB, versionB));
+      // A checkpoint event names the weights' version; serve adds the decision's tag it loads with them.
+      await eventsSink.write(topics.trainingEvents, checkpoint(modelB, weightsVersionOfModelDir(modelB)));
       await eventsSink.flush();
       await replaying;
       const summary = await serving.run.done;

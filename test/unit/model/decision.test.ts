@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { resnetConfig } from '../../../src/model/config';
-import { DECISION_FILE, readDecision, writeDecision } from '../../../src/model/decision';
+import { DECISION_FILE, decisionTag, readDecision, writeDecision } from '../../../src/model/decision';
 import { ModelFormatError, saveResNet } from '../../../src/model/io';
 import { ResNet } from '../../../src/model/resnet';
 import { PREMATURITY_RULE_DS1 } from '../../../src/scoring/prematurityRule';
@@ -14,6 +14,7 @@ import {
   loadServingModel,
   ModelMismatchError,
   versionOfModelDir,
+  weightsVersionOfModelDir,
 } from '../../../src/serving/modelManager';
 import { loadTf, resolveBackendPreference } from '../../../src/tf/backend';
 import { featureCountOf, featureNamesOf } from '../../../src/trainer/beatFeatures';
@@ -81,9 +82,18 @@ describe('decision.json', () => {
     const version = versionOfModelDir(dir);
     assert.equal(version, `${plainVersion}+prem0.85-0.70`);
 
+    assert.equal(weightsVersionOfModelDir(dir), plainVersion);
+    // An unexact bound gets all its digits: it must not share 0.82's version.
+    assert.equal(
+      decisionTag({ prematurity: { rrRatioBelow: 0.825, templateCorrelationAbove: 0.7 } }),
+      '+prem0.825-0.70',
+    );
+
     const before = tf.memory().numTensors;
-    const model = loadServingModel(dir, version, expected);
+    // The loader tags the version from the decision it read itself.
+    const model = loadServingModel(dir, plainVersion, expected);
     try {
+      assert.equal(model.version, version);
       assert.deepEqual(model.prematurity?.rule, PREMATURITY_RULE_DS1);
       const names = featureNamesOf('rr-morphology');
       const features = new Float32Array(3 * names.length);
@@ -107,7 +117,7 @@ describe('decision.json', () => {
     const dir = await alwaysN('rr-only', featureCountOf('rr'));
     writeDecision(dir, { prematurity: PREMATURITY_RULE_DS1 });
     assert.throws(
-      () => loadServingModel(dir, versionOfModelDir(dir), expected),
+      () => loadServingModel(dir, weightsVersionOfModelDir(dir), expected),
       (e: Error) => e instanceof ModelMismatchError && /1 - template correlation/.test(e.message),
     );
   });

@@ -11,7 +11,11 @@ import { createInference } from '../../../src/model/inference';
 import { loadResNet, ModelFormatError, saveResNet } from '../../../src/model/io';
 import { findTrainingProvenance } from '../../../src/model/provenance';
 import { ResNet } from '../../../src/model/resnet';
-import { loadServingModel, versionOfModelDir } from '../../../src/serving/modelManager';
+import {
+  loadServingModel,
+  versionOfModelDir,
+  weightsVersionOfModelDir,
+} from '../../../src/serving/modelManager';
 import { evaluateInference, evaluateModel } from '../../../src/trainer/evaluate';
 import { loadTf, resolveBackendPreference } from '../../../src/tf/backend';
 
@@ -159,10 +163,11 @@ describe('ensembles of trained models', () => {
     writeEnsemble([dirs.a, dirs.b], other);
     assert.notEqual(versionOfModelDir(other), version);
     const before = tf.memory().numTensors;
-    const loaded = loadServingModel(out, version, {
+    const loaded = loadServingModel(out, weightsVersionOfModelDir(out), {
       inputShape: [17, 39, 1],
       classes: ['N', 'S', 'V', 'F', 'Q'],
     });
+    assert.equal(loaded.version, version);
     assert.deepEqual(loaded.depths, [14, 20]);
     assert.equal(loaded.depth, 20);
     assert.equal(loaded.featureCount, 5);

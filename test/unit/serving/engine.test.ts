@@ -30,7 +30,12 @@ import {
   type ServeEngineConfig,
   type ServeEngineDeps,
 } from '../../../src/serving/engine';
-import { loadServingModel, ModelManager, versionOfModelDir } from '../../../src/serving/modelManager';
+import {
+  loadServingModel,
+  ModelManager,
+  versionOfModelDir,
+  weightsVersionOfModelDir,
+} from '../../../src/serving/modelManager';
 import type { HistoryRequest, SampleHistory } from '../../../src/serving/sampleHistory';
 import { loadTf } from '../../../src/tf/backend';
 import { RecordingProducer as BaseRecordingProducer } from '../../helpers/recordingProducer';
@@ -130,7 +135,7 @@ function harness(
   const requests: HistoryRequest[] = [];
   const initial = stand.model ?? modelA;
   const models = new ModelManager(
-    loadServingModel(initial, versionOfModelDir(initial), EXPECTED),
+    loadServingModel(initial, weightsVersionOfModelDir(initial), EXPECTED),
     EXPECTED,
     {},
     (fn) => fn(),
@@ -253,7 +258,7 @@ describe('serve engine', () => {
     await h.models.idle();
     assert.equal(h.models.failures.length, 1);
     assert.match(h.models.failures[0].reason, /config\.json/);
-    h.models.requestLoad(modelB, versionOfModelDir(modelB));
+    h.models.requestLoad(modelB, weightsVersionOfModelDir(modelB));
     await h.models.idle();
     assert.equal(h.models.current.version, versionOfModelDir(modelA), 'loaded, not yet current');
     await h.engine.handleBatch(
