@@ -121,6 +121,8 @@ export function readVersionedJson<T>(file: string, format: string, formatVersion
   } catch (err) {
     throw new ModelFormatError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
   }
+  if (typeof saved !== 'object' || saved === null || Array.isArray(saved))
+    throw new ModelFormatError(`expected a JSON object, got ${JSON.stringify(saved)}`, { source: file });
   if (saved.format !== format || saved.formatVersion !== formatVersion)
     throw new ModelFormatError(
       `expected format ${format} version ${formatVersion}, got ${String(saved.format)} version ${String(saved.formatVersion)}`,

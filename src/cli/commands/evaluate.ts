@@ -111,18 +111,26 @@ export function register(program: Command): void {
       where.modelDir,
     );
     const options = { ...flags, protocol };
-    // The deterministic subset the model was trained beside (`--limit-beats`), under its own protocol.
+    // The deterministic subset the model was trained beside (`--limit-beats`), under its own protocol (or
+    // one its run did not record).
     const subset =
-      where.provenance !== undefined && protocol === trainedUnder
+      where.provenance !== undefined && (trainedUnder === undefined || protocol === trainedUnder)
         ? { fraction: where.provenance.fraction, seed: where.provenance.seed }
         : { fraction: 1, seed: 1 };
     const model = loadClassifier(where.modelDir);
-    const featureSet = featureSetForCount(model.featureCount);
-    // A model whose decision rule cannot read its inputs is refused before any beat is built.
-    const prematurity =
-      model.decision === undefined
-        ? undefined
-        : bindPrematurityRule(model.decision.prematurity, featureNamesOf(featureSet), AAMI_CLASSES);
+    let featureSet: ReturnType<typeof featureSetForCount>;
+    let prematurity: ReturnType<typeof bindPrematurityRule> | undefined;
+    try {
+      featureSet = featureSetForCount(model.featureCount);
+      // A model whose decision rule cannot read its inputs is refused before any beat is built.
+      prematurity =
+        model.decision === undefined
+          ? undefined
+          : bindPrematurityRule(model.decision.prematurity, featureNamesOf(featureSet), AAMI_CLASSES);
+    } catch (err) {
+      model.inference.dispose();
+      throw err;
+    }
     log(
       `evaluate: ${where.modelDir} (${describeClassifier(model.depths)}, ${model.parameters} parameters, ${model.inference.engine} inference${prematurity === undefined ? '' : `, ${describePrematurityRule(prematurity.rule)}`}) on ${JSON.stringify(runtimeSummary(runtime))}`,
     );
@@ -143,8 +151,9 @@ export function register(program: Command): void {
       log(
         `evaluate: --cross-protocol: a ${trainedUnder}-protocol model scored on the ${protocol} test split, which holds beats it trained on`,
       );
-    const deadLetterSink = new BatchingSink(await bus.producer());
+    let deadLetterSink: BatchingSink | undefined;
     try {
+      deadLetterSink = new BatchingSink(await bus.producer());
       await prepareBeatLog(bus, { ...options, beatsTopic }, dataDir, brokers, model.beats);
       await bus.ensureTopics([{ topic: topics.deadLetter, partitions: 1 }]);
       // The model's own head says which scalar features it takes (none for image-only models), its config
@@ -259,7 +268,7 @@ export function register(program: Command): void {
       );
       if (flags.json) printJson(summary);
     } finally {
-      await deadLetterSink.close();
+      await deadLetterSink?.close();
       await bus.close();
       model.inference.dispose();
     }
