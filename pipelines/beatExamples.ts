@@ -28,6 +28,8 @@ export interface BeatLog {
   deadLetterSink: BatchingSink;
   /** Sources whose training beats count as validation (patient-wise validation); empty: none. */
   heldOut: ReadonlySet<string>;
+  /** Why a decoded beat cannot be used (then dead-lettered, e.g. src/beats/beatProblem.ts), or undefined. */
+  validate?: (beat: BeatV1) => string | undefined;
 }
 
 /** A beat's split in this run: the protocol's, except that held-out sources' training beats validate. */
@@ -57,6 +59,7 @@ export async function passOverBeatLog(
       codec: getCodecs().Beat,
       deadLetters: log.deadLetters,
       sinks: [log.deadLetterSink],
+      validate: log.validate,
       handler: (items) => {
         const beats: BeatV1[] = [];
         for (const { value } of items) {

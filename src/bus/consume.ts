@@ -26,13 +26,15 @@ export interface ConsumeOptions<T> {
   /** Sinks the handler writes to; all are flushed before a batch is acked. */
   sinks: readonly BatchingSink[];
   handler: DecodedBatchHandler<T>;
+  /** Why a decoded message cannot be used (it is then dead-lettered and left out), or undefined. */
+  validate?: (value: T) => string | undefined;
 }
 
 /** Cold: nothing is consumed until subscribed. Emits the size of each batch once it is acked. */
 export function consumeDecoded<T>(options: ConsumeOptions<T>): Observable<number> {
   return options.source.batches$.pipe(
     concatMap(async (batch) => {
-      const decoded = await decodeBatch(batch.messages, options.codec, options.deadLetters);
+      const decoded = await decodeBatch(batch.messages, options.codec, options.deadLetters, options.validate);
       await options.handler(decoded, batch);
       await Promise.all(options.sinks.map((s) => s.flush()));
       batch.ack();
@@ -55,8 +57,6 @@ export type DecodedRoundHandler<T> = (
 
 export interface ConsumeRoundsOptions<T> extends Omit<ConsumeOptions<T>, 'handler'> {
   handler: DecodedRoundHandler<T>;
-  /** Why a decoded message cannot be used (it is then dead-lettered and left out), or undefined. */
-  validate?: (value: T) => string | undefined;
   /**
    * How the start of a round is deferred after a batch arrives, so that the batches a source hands over
    * together (one fetch's partitions) all join it. Default: setImmediate (after pending I/O callbacks and

@@ -15,14 +15,29 @@ export interface DeadLetterCounter {
 }
 
 export class DeadLetterWriter {
+  /** Messages already dead-lettered, when each is to be written once (bounded by the bad messages). */
+  private readonly written: Set<string> | undefined;
+
   constructor(
     private readonly sink: BatchingSink,
     private readonly topic: string,
     private readonly stage: string,
     private readonly counter?: DeadLetterCounter,
-  ) {}
+    /**
+     * For readers that pass over the same log many times (the trainer's epochs): a bad message is written
+     * and counted the first time only, not once per pass.
+     */
+    options: { oncePerMessage?: boolean } = {},
+  ) {
+    this.written = options.oncePerMessage === true ? new Set() : undefined;
+  }
 
   async write(message: ConsumedMessage, err: unknown): Promise<void> {
+    if (this.written !== undefined) {
+      const key = `${message.topic}:${message.partition}:${message.offset}`;
+      if (this.written.has(key)) return;
+      this.written.add(key);
+    }
     const errorCode = err instanceof EcgflowError ? err.code : 'UNEXPECTED';
     const value = getCodecs().DeadLetter.encode({
       sourceTopic: message.topic,

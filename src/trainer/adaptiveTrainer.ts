@@ -198,19 +198,24 @@ export class AdaptiveTrainer {
     if (acc === undefined)
       throw new ConfigError('trainBatch outside an epoch (call beginEpoch first)', 'epoch');
     const [h, w, c] = this.config.inputShape;
-    const x = tf.tensor4d(batch.images.subarray(0, batch.count * h * w * c), [batch.count, h, w, c]);
-    const y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
-    const f = featureTensor(batch.features, batch.count, this.modelRef.featureCount);
-    const keep = this.imageKeepMask(batch.count, acc.imageDropoutRandom);
+    let x: tf.Tensor4D | undefined;
+    let y: tf.Tensor1D | undefined;
+    let f: tf.Tensor2D | undefined;
+    let keep: tf.Tensor2D | undefined;
     try {
+      // Inside the try: a batch refused half-way (wrong feature count) leaves no tensors behind.
+      x = tf.tensor4d(batch.images.subarray(0, batch.count * h * w * c), [batch.count, h, w, c]);
+      y = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
+      f = featureTensor(batch.features, batch.count, this.modelRef.featureCount);
+      keep = this.imageKeepMask(batch.count, acc.imageDropoutRandom);
       const r = this.stepper.step(x, y, f, keep);
       acc.lossSum += r.loss * r.batchSize;
       acc.correct += r.correct;
       acc.count += r.batchSize;
       return { loss: r.loss, accuracy: r.correct / r.batchSize };
     } finally {
-      x.dispose();
-      y.dispose();
+      x?.dispose();
+      y?.dispose();
       f?.dispose();
       keep?.dispose();
     }

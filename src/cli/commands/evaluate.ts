@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { collectExamples, type BeatLog } from '../../../pipelines/beatExamples';
+import { beatProblem } from '../../beats/beatProblem';
 import { describePreparation } from '../../beats/preparation';
 import { DeadLetterWriter } from '../../bus/deadLetter';
 import { describeBus, openBus } from '../../bus/factory';
@@ -168,6 +169,7 @@ export function register(program: Command): void {
         deadLetters: new DeadLetterWriter(deadLetterSink, topics.deadLetter, 'evaluate'),
         deadLetterSink,
         heldOut: new Set(),
+        validate: (beat) => beatProblem(beat, encoder.beatSamples),
       };
       const test = (
         await collectExamples(beatLog, `evaluate-${Date.now()}-${process.pid}`, encoder, new Set(['test']))

@@ -183,4 +183,31 @@ describe('consumeDecodedRounds', () => {
     assert.match(String(await failure), /boom/);
     assert.deepEqual(acks, []);
   });
+
+  it('a reader passing over the same log many times dead-letters each bad message once', async () => {
+    const producer = new RecordingProducer();
+    const sink = new BatchingSink(producer, { lingerMs: 0 });
+    const counted: string[] = [];
+    const once = new DeadLetterWriter(
+      sink,
+      'dlq',
+      'train',
+      { inc: (l) => counted.push(l.reason) },
+      { oncePerMessage: true },
+    );
+    const every = new DeadLetterWriter(sink, 'dlq', 'serve');
+    const acks: string[] = [];
+    const bad = batch(0, [Buffer.from('not avro')], acks).messages[0];
+    const other = { ...bad, offset: '7' };
+    for (let pass = 0; pass < 3; pass++) {
+      await once.write(bad, new Error('bad'));
+      await once.write(other, new Error('bad'));
+    }
+    await every.write(bad, new Error('bad'));
+    await every.write(bad, new Error('bad'));
+    await sink.flush();
+    const stages = producer.sent.map((s) => getCodecs().DeadLetter.decode(s.message.value).stage);
+    assert.deepEqual(stages, ['train', 'train', 'serve', 'serve']);
+    assert.equal(counted.length, 2);
+  });
 });
