@@ -5,15 +5,17 @@
  *
  * One epoch is one pass over the training split of the beat log as it stood when the run started (end
  * offsets fixed in run.json), read by a fresh consumer group, so the data set is fixed, reproducible and
- * resumable. Each consumed batch is decoded, its beats become examples, the long-lived operator chain
- * (shuffle buffer + batching) turns them into training batches, those are trained on, and only then is
- * the consumed batch acked: memory is bounded by the shuffle buffer, and Kafka fetches the next batches
- * while the steps run. Validation and test images are held as Float32Array slabs.
+ * resumable. Each consumed batch is decoded (beats that cannot be used go to the dead-letter topic, once
+ * per run), its beats become examples, and the long-lived operator chain (shuffle buffer + batching) turns
+ * them into training batches, which wait in a bounded prefetch queue for the train step; the consumed batch
+ * is acked once its batches are queued, so the bus fetches the next while the queued ones train. Memory is
+ * bounded by the shuffle buffer and the queue. Validation and test images are held as Float32Array slabs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bufferCount, pipe } from 'rxjs';
 import { shuffleBuffer } from '../operators/shuffleBuffer';
+import { beatProblem } from '../src/beats/beatProblem';
 import { DeadLetterWriter } from '../src/bus/deadLetter';
 import type { BatchingSink } from '../src/bus/sink';
 import type { Bus } from '../src/bus/types';
@@ -24,7 +26,7 @@ import {
   samePreparation,
   type BeatPreparation,
 } from '../src/beats/preparation';
-import { ConfigError, RunFileError } from '../src/errors';
+import { BeatLogChangedError, ConfigError, RunFileError } from '../src/errors';
 import {
   confusionBySource,
   confusionMatrix,
@@ -38,6 +40,7 @@ import { rrRatioMaxOfConfig } from '../src/model/config';
 import { readSavedConfig, saveResNet } from '../src/model/io';
 import { getCodecs } from '../src/schemas/codec';
 import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
+import { BoundedQueue } from '../src/stream/boundedQueue';
 import { OperatorAdapter } from '../src/stream/operatorAdapter';
 import { AdaptiveTrainer, type TrainerState } from '../src/trainer/adaptiveTrainer';
 import {
@@ -59,6 +62,8 @@ import { collectExamples, passOverBeatLog, splitOf, type BeatLog } from './beatE
 
 export interface TrainPipelineConfig {
   training: TrainingConfig;
+  /** Training batches prepared ahead of the train step (>= 1): the prefetch queue's capacity. */
+  prefetchBatches: number;
   /** The protocol whose splits the beat log carries: recorded in run.json for `evaluate` (src/model/provenance.ts). */
   protocol: Protocol;
   beatsTopic: string;
@@ -201,6 +206,11 @@ export async function runTraining(
   beforeCheckpoint: (name: string) => void | Promise<void> = () => undefined,
 ): Promise<TrainRunResult> {
   fs.mkdirSync(config.outDir, { recursive: true });
+  if (!(Number.isInteger(config.prefetchBatches) && config.prefetchBatches >= 1))
+    throw new ConfigError(
+      `prefetch batches must be an integer >= 1, got ${config.prefetchBatches}`,
+      'prefetch-batches',
+    );
   const runFilePath = path.join(config.outDir, 'run.json');
   let run: RunFile;
   if (!config.resume) refuseFreshRunOver(config.outDir);
@@ -211,6 +221,11 @@ export async function runTraining(
       throw new ConfigError(
         `run ${run.runId} in ${config.outDir} trains on beats cut ${describePreparation(runBeats)}, not ${describePreparation(config.training.beats)}: resume with the same --beat-form and --filter`,
         'beat-form',
+      );
+    if (run.beatsTopic !== config.beatsTopic)
+      throw new ConfigError(
+        `run ${run.runId} in ${config.outDir} reads the beat log ${run.beatsTopic}, not ${config.beatsTopic}: resume with the same --beats-topic and --topic-prefix`,
+        'beats-topic',
       );
     if (run.protocol !== undefined && run.protocol !== config.protocol)
       throw new ConfigError(
@@ -285,11 +300,17 @@ export async function runTraining(
     endOffsets: run.endOffsets,
     fraction: run.fraction,
     seed,
-    deadLetters: new DeadLetterWriter(deadLetterSink, config.deadLetterTopic, 'train', {
-      inc: (labels) => metrics.deadLetters.inc(labels),
-    }),
+    // The run reads the log epochs + 2 times: each bad beat is dead-lettered (and counted) once.
+    deadLetters: new DeadLetterWriter(
+      deadLetterSink,
+      config.deadLetterTopic,
+      'train',
+      { inc: (labels) => metrics.deadLetters.inc(labels) },
+      { oncePerMessage: true },
+    ),
     deadLetterSink,
     heldOut: new Set(run.validationSources ?? []),
+    validate: (beat) => beatProblem(beat, encoder.beatSamples),
   };
   let pass = 0;
   const groupId = (purpose: string) => `${run.runId}-${purpose}-${pass++}-${Date.now()}`;
@@ -390,8 +411,34 @@ export async function runTraining(
       );
       let examples = 0;
       let lastLoss = NaN;
-      const train = async (batches: Example[][]) => {
-        for (const b of batches) {
+      // Prefetch: reading, decoding, spectrograms and shuffling run ahead of the train steps by at most
+      // `prefetchBatches` training batches. A consumed batch is acked once its examples are in the chain,
+      // so the bus fetches the next one while the queued batches train (an epoch is re-read from its start
+      // after a crash, so acking before training loses nothing).
+      const ready = new BoundedQueue<Example[]>(config.prefetchBatches);
+      const reading = (async () => {
+        try {
+          await passOverBeatLog(beatLog, groupId(`epoch${epoch}`), async (beats) => {
+            const batchExamples: Example[] = [];
+            for (const beat of beats) {
+              if (splitOf(beatLog, beat) !== 'train') continue;
+              const example = encoder.encode(beat);
+              if (example !== undefined) batchExamples.push(example);
+            }
+            for (const b of chain.process(batchExamples)) await ready.put(b);
+          });
+          for (const b of chain.end()) await ready.put(b);
+          ready.close();
+        } catch (err) {
+          ready.fail(err);
+          throw err;
+        }
+      })();
+      // Handled here at once: it may fail while the train side waits on a timer, not on it; the error
+      // still reaches `await reading` (or the train side, through the queue).
+      reading.catch(() => undefined);
+      try {
+        for (let b = await ready.take(); b !== undefined; b = await ready.take()) {
           lastLoss = trainer.trainBatch(packBatch(b, encoder.imageSize, encoder.featureCount)).loss;
           metrics.modelBatchSize.observe({ stage: 'train' }, b.length);
           metrics.beats.inc({ stage: 'train' }, b.length);
@@ -404,20 +451,23 @@ export async function runTraining(
             loss: lastLoss,
             depth: trainer.model.depth,
           });
-          // Let timers (heartbeats, metrics scrapes) run between synchronous TensorFlow steps.
+          // Let the reading side (fetch responses, decoding) and timers (heartbeats, metrics scrapes) run
+          // between synchronous TensorFlow steps.
           await nextTurn();
         }
-      };
-      await passOverBeatLog(beatLog, groupId(`epoch${epoch}`), async (beats) => {
-        const batchExamples: Example[] = [];
-        for (const beat of beats) {
-          if (splitOf(beatLog, beat) !== 'train') continue;
-          const example = encoder.encode(beat);
-          if (example !== undefined) batchExamples.push(example);
-        }
-        await train(chain.process(batchExamples));
-      });
-      await train(chain.end());
+      } catch (err) {
+        ready.fail(err); // the reading side stops at its next put instead of waiting for a taker
+        await reading.catch(() => undefined);
+        throw err;
+      }
+      await reading;
+      // Every epoch is the same pass: fewer (or more) beats than the scan found means the log changed under
+      // the run (retention, a rebuilt log), which would train on another data set without a word.
+      if (examples !== trainTotal)
+        throw new BeatLogChangedError(
+          `epoch ${epoch + 1} read ${examples} training beats where the run's first pass found ${trainTotal}: the beat log changed since the run started`,
+          config.beatsTopic,
+        );
       const val =
         validation.count > 0
           ? trainer.evaluate(validation.images, validation.labels, validation.count, validation.features)

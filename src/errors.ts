@@ -63,6 +63,13 @@ export class RunFileError extends EcgflowError {
   }
 }
 
+/** A bounded read of a log found other contents than a run fixed for it (retention, a rebuilt log). */
+export class BeatLogChangedError extends EcgflowError {
+  constructor(message: string, topic: string) {
+    super('BEAT_LOG_CHANGED', message, { source: topic });
+  }
+}
+
 /** A WFDB file (header, signal or annotation) does not follow the format. */
 export class WfdbFormatError extends EcgflowError {
   constructor(message: string, location: ErrorLocation) {

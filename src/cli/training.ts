@@ -63,6 +63,7 @@ export interface TrainingFlags {
   seed: number;
   limitBeats?: number;
   shuffleBuffer: number;
+  prefetchBatches: number;
   beatForm: BeatForm;
   filter?: boolean;
   features: BeatFeatureSet;
@@ -143,6 +144,12 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
       defaults.limitBeats,
     )
     .option('--shuffle-buffer <n>', 'shuffle buffer capacity (examples)', int('shuffle-buffer'), 20_000)
+    .option(
+      '--prefetch-batches <n>',
+      'training batches read and prepared ahead of the train step',
+      int('prefetch-batches'),
+      PREFETCH_BATCHES,
+    )
     .addOption(
       new Option(
         '--beat-form <form>',
@@ -400,6 +407,12 @@ export interface TrainingSummary {
   pictures: string[];
 }
 
+/**
+ * Training batches read and prepared ahead of the train step: enough to cover a fetch round trip and the
+ * spectrograms of a consumed batch (up to 4 x 128 beats), little memory (4 x 128 x 17 x 39 floats).
+ */
+export const PREFETCH_BATCHES = 4;
+
 /** One training run on `bus` from an existing beat log; writes report.json and pictures into outDir. */
 export async function trainOnce(
   bus: Bus,
@@ -412,6 +425,8 @@ export async function trainOnce(
     outDir: string;
     limitBeats?: number;
     shuffleCapacity: number;
+    /** Training batches prepared ahead of the train step (default PREFETCH_BATCHES). */
+    prefetchBatches?: number;
     resume: boolean;
     /** Patient-wise validation: these sources' training beats are held out. */
     validationSources?: string[];
@@ -447,6 +462,7 @@ export async function trainOnce(
     const result = await runTraining(
       {
         training: options.training,
+        prefetchBatches: options.prefetchBatches ?? PREFETCH_BATCHES,
         protocol: options.protocol,
         beatsTopic: options.beatsTopic,
         eventsTopic: options.eventsTopic,

@@ -8,7 +8,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { firstValueFrom } from 'rxjs';
 import { runSampleCheck } from '../../pipelines/sampleCheck';
 import { KafkaBus } from '../../src/bus/kafkaBus';
 import { BatchingSink } from '../../src/bus/sink';
@@ -19,6 +18,7 @@ import { getCodecs } from '../../src/schemas/codec';
 import type { SampleChunkV1 } from '../../src/schemas/types';
 import { chooseLead, readAnnotations, readHeader, readSignals } from '../../src/wfdb/record';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
+import { firstBatch } from '../helpers/firstBatch';
 import { replayRecords } from '../helpers/replay';
 import { scratchDir } from '../helpers/scratch';
 
@@ -216,14 +216,7 @@ describe('replay on Kafka', () => {
     assert.equal(result.samples, 6);
     assert.equal(result.deadLetters, 1);
 
-    const dlqSource = bus.source({
-      groupId: `${topics.deadLetter}-g`,
-      topics: [topics.deadLetter],
-      fromBeginning: true,
-    });
-    const batch = await firstValueFrom(dlqSource.batches$);
-    batch.ack();
-    await dlqSource.stopped();
+    const batch = await firstBatch(bus, topics.deadLetter);
     const letter = getCodecs().DeadLetter.decode(batch.messages[0].value);
     assert.equal(letter.sourceTopic, topics.samples);
     assert.equal(letter.sourceOffset, '1');

@@ -10,9 +10,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { firstValueFrom } from 'rxjs';
 import { beatsTopicFor, ensureBeatLog, trainOnce } from '../../src/cli/training';
 import { KafkaBus } from '../../src/bus/kafkaBus';
+import { BatchingSink } from '../../src/bus/sink';
 import { topicNames } from '../../src/bus/topics';
 import { ensureBroker, type LocalBroker } from '../../src/kafka/localBroker';
 import { Metrics } from '../../src/metrics/registry';
@@ -22,6 +22,7 @@ import { loadTf, resolveBackendPreference, type TfRuntime } from '../../src/tf/b
 import { ConfigError } from '../../src/errors';
 import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
+import { firstBatch } from '../helpers/firstBatch';
 import { scratchDir } from '../helpers/scratch';
 
 const dataDir = requireDataDir();
@@ -69,6 +70,23 @@ describe('training on the beat stream', () => {
       topicPrefix: prefix,
     });
     assert.ok(beats > 3500, `beats built: ${beats}`);
+    // Two beats Avro accepts but no model can take: another length, a NaN sample. They must reach the
+    // dead-letter topic once each (not once per pass over the log) and not stop the run.
+    const first = await firstBatch(bus, beatsTopic);
+    const good = getCodecs().Beat.decode(first.messages[0].value);
+    const badSink = new BatchingSink(await bus.producer());
+    const bad = [
+      { ...good, rPeakSampleIndex: 10_000_001, split: 'train', samples: good.samples.slice(0, 100) },
+      {
+        ...good,
+        rPeakSampleIndex: 10_000_002,
+        split: 'train',
+        samples: good.samples.map((v, i) => (i === 5 ? Number.NaN : v)),
+      },
+    ];
+    for (const b of bad)
+      await badSink.write(beatsTopic, { key: b.sourceId, value: getCodecs().Beat.encode(b) });
+    await badSink.close();
     const out = scratchDir('ecgflow-train-');
     const summary = await trainOnce(
       bus,
@@ -103,6 +121,22 @@ describe('training on the beat stream', () => {
     );
     // E=4, reserve 2, W=1: the reserve forces the growth at the end of epoch 1 (0-based).
     assert.deepEqual(summary.growthEpochs, [1]);
+    const lettered = await firstBatch(bus, topics.deadLetter);
+    assert.equal(
+      (await bus.endOffsets(topics.deadLetter)).reduce((a, b) => a + b, 0),
+      2,
+      'each bad beat once over the 6 passes',
+    );
+    assert.deepEqual(
+      lettered.messages.map((m) => {
+        const d = getCodecs().DeadLetter.decode(m.value);
+        return [d.stage, d.errorCode, d.reason.replace(/^.*: /, '')];
+      }),
+      [
+        ['train', 'MESSAGE_VALIDATION', 'beat has 100 samples, expected 187'],
+        ['train', 'MESSAGE_VALIDATION', 'sample 5 is NaN'],
+      ],
+    );
     assert.equal(summary.finalDepth, 26);
     assert.ok(summary.testAccuracy !== null && summary.testAccuracy > 0.5);
     assert.ok(fs.existsSync(path.join(out, 'report.json')));
@@ -123,14 +157,7 @@ describe('training on the beat stream', () => {
     assert.equal(best.depth, summary.bestValidation.depth);
     best.dispose();
 
-    const source = bus.source({
-      groupId: `${topics.trainingEvents}-g`,
-      topics: [topics.trainingEvents],
-      fromBeginning: true,
-    });
-    const batch = await firstValueFrom(source.batches$);
-    batch.ack();
-    await source.stopped();
+    const batch = await firstBatch(bus, topics.trainingEvents);
     const kinds = batch.messages.map((m) => Object.keys(getCodecs().TrainingEvent.decode(m.value).event)[0]);
     const count = (k: string) => kinds.filter((x) => x === k).length;
     assert.deepEqual(

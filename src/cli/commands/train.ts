@@ -115,6 +115,7 @@ export function register(program: Command): void {
           outDir: path.resolve(flags.out),
           limitBeats: flags.limitBeats,
           shuffleCapacity: flags.shuffleBuffer,
+          prefetchBatches: flags.prefetchBatches,
           resume: flags.resume === true,
           validationSources: validationRecordsFrom(flags),
         },
