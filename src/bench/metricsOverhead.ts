@@ -19,7 +19,13 @@ import { ensureBroker } from '../kafka/localBroker';
 import { ConsumerLagMonitor, kafkaLagAdmin } from '../metrics/consumerLag';
 import { Metrics, serveMetrics } from '../metrics/registry';
 import { log, printJson, table } from '../util/output';
-import { addBrokersOption, addDataDirOption, addJsonOption, parsePositiveNumber } from '../cli/options';
+import {
+  addBrokersOption,
+  addDataDirOption,
+  addJsonOption,
+  parsePositiveNumber,
+  OWN_BROKER,
+} from '../cli/options';
 import { replayRound, replayRoundInput, type ReplayRoundResult } from './replay';
 
 interface Flags {
@@ -97,7 +103,7 @@ export function register(bench: Command): void {
       300,
     );
   addDataDirOption(cmd);
-  addBrokersOption(cmd);
+  addBrokersOption(cmd, `with --bus kafka, ${OWN_BROKER}`);
   addJsonOption(cmd);
   cmd.action(async (flags: Flags) => {
     if (flags.bus !== 'kafka' && flags.bus !== 'memory') throw new Error(`--bus must be kafka or memory`);

@@ -33,6 +33,7 @@ import {
   addJsonOption,
   parsePositiveNumber,
   resolveRecords,
+  OWN_BROKER,
 } from '../cli/options';
 import { resolveBrokers, resolveDataDir } from '../config/settings';
 import { ensureBroker } from '../kafka/localBroker';
@@ -142,7 +143,7 @@ export function register(bench: Command): void {
       600,
     );
   addDataDirOption(cmd);
-  addBrokersOption(cmd);
+  addBrokersOption(cmd, `with --via-kafka, ${OWN_BROKER}`);
   addJsonOption(cmd);
   cmd.action(async (flags: Flags) => {
     const result = flags.viaKafka ? await benchKafka(flags) : await benchInProcess(flags);

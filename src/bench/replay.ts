@@ -24,6 +24,7 @@ import {
   addJsonOption,
   parsePositiveNumber,
   resolveRecords,
+  OWN_BROKER,
 } from '../cli/options';
 
 interface Flags {
@@ -71,7 +72,7 @@ export function register(bench: Command): void {
       300,
     );
   addDataDirOption(cmd);
-  addBrokersOption(cmd);
+  addBrokersOption(cmd, OWN_BROKER);
   addJsonOption(cmd);
   cmd.action(async (flags: Flags) => {
     const result = await benchReplay(flags);

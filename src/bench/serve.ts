@@ -38,7 +38,13 @@ import type { Command } from 'commander';
 import { DEFAULT_CONCURRENT_PARTITIONS } from '../bus/consume';
 import { KafkaBus } from '../bus/kafkaBus';
 import { topicNames, topicSpecs } from '../bus/topics';
-import { parsePositiveNumber, addBrokersOption, addDataDirOption, addJsonOption } from '../cli/options';
+import {
+  parsePositiveNumber,
+  addBrokersOption,
+  addDataDirOption,
+  addJsonOption,
+  OWN_BROKER,
+} from '../cli/options';
 import { serveConfigFrom } from '../cli/serving';
 import { resolveBrokers, resolveDataDir } from '../config/settings';
 import { ensureBroker } from '../kafka/localBroker';
@@ -202,7 +208,7 @@ export function register(bench: Command): void {
       parsePositiveNumber('tf-threads'),
     );
   addDataDirOption(cmd);
-  addBrokersOption(cmd);
+  addBrokersOption(cmd, OWN_BROKER);
   addJsonOption(cmd);
   cmd.action(async (flags: Flags) => {
     const result = await benchServe(flags);

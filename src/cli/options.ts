@@ -15,12 +15,16 @@ export function addDataDirOption(cmd: Command): Command {
   return cmd.option('--data-dir <dir>', 'WFDB database directory (env ECGFLOW_DATA_DIR; default data/mitdb)');
 }
 
-export function addBrokersOption(cmd: Command): Command {
+/** `--brokers`; `withoutBrokers` says what the command uses when neither it nor KAFKA_BROKERS is given. */
+export function addBrokersOption(cmd: Command, withoutBrokers = 'the embedded in-process bus'): Command {
   return cmd.option(
     '--brokers <host:port,...>',
-    'Kafka bootstrap brokers (env KAFKA_BROKERS); default: embedded in-process bus',
+    `Kafka bootstrap brokers (env KAFKA_BROKERS); default: ${withoutBrokers}`,
   );
 }
+
+/** What the commands that always measure a real broker use without one. */
+export const OWN_BROKER = "the project's own local broker, started for the run";
 
 export function addJsonOption(cmd: Command): Command {
   return cmd.option('--json', 'end standard output with one JSON summary line');

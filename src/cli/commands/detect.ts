@@ -28,6 +28,7 @@ import {
   addJsonOption,
   parsePositiveNumber,
   resolveRecords,
+  OWN_BROKER,
 } from '../options';
 
 interface DetectFlags {
@@ -101,7 +102,7 @@ export function register(program: Command): void {
       600,
     );
   addDataDirOption(cmd);
-  addBrokersOption(cmd);
+  addBrokersOption(cmd, `with --via-kafka, ${OWN_BROKER}`);
   addJsonOption(cmd);
   cmd.action(async (flags: DetectFlags) => {
     const dataDir = resolveDataDir(flags.dataDir);

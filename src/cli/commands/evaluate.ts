@@ -96,7 +96,7 @@ export function register(program: Command): void {
     .option('--tf-backend <name>', 'auto, native, gpu or js')
     .option(
       '--predictions <file>',
-      'also write one CSV line per test beat: source, R-peak sample, reference, predicted, the scalar features',
+      'also write one CSV line per test beat: source, R-peak sample, reference, predicted, each class probability p(N)..p(Q), the scalar features',
     );
   addDataDirOption(cmd);
   addBrokersOption(cmd);
