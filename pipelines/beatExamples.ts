@@ -6,6 +6,7 @@
  */
 import { lastValueFrom } from 'rxjs';
 import { consumeDecoded } from '../src/bus/consume';
+import { BeatLogChangedError } from '../src/errors';
 import type { DeadLetterWriter } from '../src/bus/deadLetter';
 import { readLog } from '../src/bus/readLog';
 import type { BatchingSink } from '../src/bus/sink';
@@ -48,6 +49,17 @@ export async function passOverBeatLog(
   groupId: string,
   handle: (beats: BeatV1[]) => Promise<void> | void,
 ): Promise<void> {
+  // A bounded read waits for each partition's recorded end: a log that now ends earlier (deleted and
+  // rebuilt, or trimmed) would never get there, so it is refused up front rather than waited on forever.
+  const now = await log.bus.endOffsets(log.topic);
+  const short = log.endOffsets.flatMap((end, p) =>
+    (now[p] ?? 0) < end ? [`${p}: ${now[p] ?? 0} < ${end}`] : [],
+  );
+  if (short.length > 0)
+    throw new BeatLogChangedError(
+      `the beat log ends before the offsets this read was fixed to (partition ${short.join(', ')}): it was rebuilt or trimmed`,
+      log.topic,
+    );
   const seen = new Set<string>();
   const source = {
     batches$: readLog(log.bus, { topic: log.topic, groupId, endOffsets: log.endOffsets }),

@@ -6,7 +6,7 @@
  * One epoch is one pass over the training split of the beat log as it stood when the run started (end
  * offsets fixed in run.json), read by a fresh consumer group, so the data set is fixed, reproducible and
  * resumable. Each consumed batch is decoded (beats that cannot be used go to the dead-letter topic, once
- * per run), its beats become examples, and the long-lived operator chain (shuffle buffer + batching) turns
+ * per process), its beats become examples, and the long-lived operator chain (shuffle buffer + batching) turns
  * them into training batches, which wait in a bounded prefetch queue for the train step; the consumed batch
  * is acked once its batches are queued, so the bus fetches the next while the queued ones train. Memory is
  * bounded by the shuffle buffer and the queue. Validation and test images are held as Float32Array slabs.
@@ -206,9 +206,14 @@ export async function runTraining(
   beforeCheckpoint: (name: string) => void | Promise<void> = () => undefined,
 ): Promise<TrainRunResult> {
   fs.mkdirSync(config.outDir, { recursive: true });
-  if (!(Number.isInteger(config.prefetchBatches) && config.prefetchBatches >= 1))
+  // Capped: the queue holds packed images, and a large one would let reading run an epoch ahead.
+  if (!(
+    Number.isInteger(config.prefetchBatches) &&
+    config.prefetchBatches >= 1 &&
+    config.prefetchBatches <= 64
+  ))
     throw new ConfigError(
-      `prefetch batches must be an integer >= 1, got ${config.prefetchBatches}`,
+      `prefetch batches must be an integer in [1, 64], got ${config.prefetchBatches}`,
       'prefetch-batches',
     );
   const runFilePath = path.join(config.outDir, 'run.json');
@@ -222,15 +227,15 @@ export async function runTraining(
         `run ${run.runId} in ${config.outDir} trains on beats cut ${describePreparation(runBeats)}, not ${describePreparation(config.training.beats)}: resume with the same --beat-form and --filter`,
         'beat-form',
       );
-    if (run.beatsTopic !== config.beatsTopic)
-      throw new ConfigError(
-        `run ${run.runId} in ${config.outDir} reads the beat log ${run.beatsTopic}, not ${config.beatsTopic}: resume with the same --beats-topic and --topic-prefix`,
-        'beats-topic',
-      );
     if (run.protocol !== undefined && run.protocol !== config.protocol)
       throw new ConfigError(
         `run ${run.runId} in ${config.outDir} trains under the ${run.protocol} protocol, not ${config.protocol}: resume with --protocol ${run.protocol}`,
         'protocol',
+      );
+    if (run.beatsTopic !== config.beatsTopic)
+      throw new ConfigError(
+        `run ${run.runId} in ${config.outDir} reads the beat log ${run.beatsTopic}, not ${config.beatsTopic}: resume with the same --beats-topic and --topic-prefix`,
+        'beats-topic',
       );
     // A run killed in its first epoch has no checkpoint to compare settings with (below), and its beat
     // subset is drawn with this seed.
@@ -300,7 +305,7 @@ export async function runTraining(
     endOffsets: run.endOffsets,
     fraction: run.fraction,
     seed,
-    // The run reads the log epochs + 2 times: each bad beat is dead-lettered (and counted) once.
+    // A process reads the log epochs + 2 times: each bad beat is dead-lettered (and counted) once in it.
     deadLetters: new DeadLetterWriter(
       deadLetterSink,
       config.deadLetterTopic,
@@ -410,6 +415,7 @@ export async function runTraining(
         ),
       );
       let examples = 0;
+      const examplesPerClass = new Array<number>(numClasses).fill(0);
       let lastLoss = NaN;
       // Prefetch: reading, decoding, spectrograms and shuffling run ahead of the train steps by at most
       // `prefetchBatches` training batches. A consumed batch is acked once its examples are in the chain,
@@ -419,6 +425,7 @@ export async function runTraining(
       const reading = (async () => {
         try {
           await passOverBeatLog(beatLog, groupId(`epoch${epoch}`), async (beats) => {
+            ready.throwIfFailed(); // the train side failed: stop reading now, not at the next put
             const batchExamples: Example[] = [];
             for (const beat of beats) {
               if (splitOf(beatLog, beat) !== 'train') continue;
@@ -439,6 +446,8 @@ export async function runTraining(
       reading.catch(() => undefined);
       try {
         for (let b = await ready.take(); b !== undefined; b = await ready.take()) {
+          ready.throwIfFailed(); // handed over just before the reading side failed: do not train on
+          for (const e of b) examplesPerClass[e.label]++;
           lastLoss = trainer.trainBatch(packBatch(b, encoder.imageSize, encoder.featureCount)).loss;
           metrics.modelBatchSize.observe({ stage: 'train' }, b.length);
           metrics.beats.inc({ stage: 'train' }, b.length);
@@ -463,9 +472,9 @@ export async function runTraining(
       await reading;
       // Every epoch is the same pass: fewer (or more) beats than the scan found means the log changed under
       // the run (retention, a rebuilt log), which would train on another data set without a word.
-      if (examples !== trainTotal)
+      if (examplesPerClass.some((n, k) => n !== trainCounts[k]))
         throw new BeatLogChangedError(
-          `epoch ${epoch + 1} read ${examples} training beats where the run's first pass found ${trainTotal}: the beat log changed since the run started`,
+          `epoch ${epoch + 1} read training beats per class ${examplesPerClass.join('/')} where the run's first pass found ${trainCounts.join('/')} (${encoder.classes.join('/')}): the beat log changed since the run started`,
           config.beatsTopic,
         );
       const val =

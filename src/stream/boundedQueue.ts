@@ -68,7 +68,11 @@ export class BoundedQueue<T> {
     taker?.resolve(undefined);
   }
 
-  private throwIfFailed(): void {
+  /**
+   * Throws the failure, if any. For either side to check between steps of its own work: a side busy
+   * elsewhere (reading a stretch of the log with nothing to put) learns of the other's failure here.
+   */
+  throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure.err;
   }
 
