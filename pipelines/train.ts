@@ -38,6 +38,7 @@ import type { Metrics } from '../src/metrics/registry';
 import { recordTrainingEvent } from '../src/metrics/trainingMetrics';
 import { rrRatioMaxOfConfig } from '../src/model/config';
 import { readSavedConfig, saveResNet } from '../src/model/io';
+import { readRunJson } from '../src/model/provenance';
 import { getCodecs } from '../src/schemas/codec';
 import { toTrainingEventMessage } from '../src/schemas/trainingEventMessage';
 import { BoundedQueue } from '../src/stream/boundedQueue';
@@ -171,13 +172,7 @@ export function refuseFreshRunOver(outDir: string): void {
 }
 
 function readRunFile(file: string): RunFile {
-  let run: unknown;
-  try {
-    run = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new RunFileError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
-  }
-  const r = run as Partial<RunFile> | null;
+  const r = readRunJson(file) as Partial<RunFile> | null;
   if (
     r === null ||
     typeof r !== 'object' ||
@@ -237,17 +232,6 @@ export async function runTraining(
         `run ${run.runId} in ${config.outDir} reads the beat log ${run.beatsTopic}, not ${config.beatsTopic}: resume with the same --beats-topic and --topic-prefix`,
         'beats-topic',
       );
-    // A run killed in its first epoch has no checkpoint to compare settings with (below), and its beat
-    // subset is drawn with this seed.
-    if (
-      run.seed !== undefined &&
-      run.seed !== config.training.seed &&
-      latestCheckpoint(config.outDir) === undefined
-    )
-      throw new ConfigError(
-        `run ${run.runId} in ${config.outDir} was started with --seed ${run.seed}, not ${config.training.seed}: resume with --seed ${run.seed}`,
-        'seed',
-      );
     log(`train: resuming run ${run.runId} from ${config.outDir}`);
   } else {
     const endOffsets = await bus.endOffsets(config.beatsTopic);
@@ -282,6 +266,13 @@ export async function runTraining(
         `run ${run.runId} in ${config.outDir} was trained with other settings (${differences.join(', ')}): resume with the flags it was started with`,
         'resume',
       );
+  } else if (run.seed !== undefined && run.seed !== config.training.seed) {
+    // A run killed in its first epoch has no checkpoint to compare settings with, and its beat subset is
+    // drawn with this seed.
+    throw new ConfigError(
+      `run ${run.runId} in ${config.outDir} was started with --seed ${run.seed}, not ${config.training.seed}: resume with --seed ${run.seed}`,
+      'seed',
+    );
   }
   const rrRatioMax =
     checkpointDir === undefined

@@ -3,13 +3,13 @@
  * TrainingConfig, the beat log of a protocol (built on demand by replay + preprocess onto the same bus),
  * and one training run from beats to report.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { refuseFreshRunOver, runTraining, type TrainRunResult } from '../../pipelines/train';
 import { BatchingSink } from '../bus/sink';
 import type { Bus } from '../bus/types';
 import { ConfigError, RunFileError } from '../errors';
+import { readRunJson } from '../model/provenance';
 import { writeFileAtomic } from '../util/atomicFile';
 import { sensitivityAndPredictivity } from '../evaluation/classification';
 import { addEnergy, EnergyLedger, NO_ENERGY, type EnergyTotal } from '../energy/ledger';
@@ -353,12 +353,7 @@ export interface TrainingReportFile extends TrainingSummary {
 
 /** A finished run's report.json, split into its summary (as `trainOnce` returned it) and its history. */
 export function readTrainingReport(file: string): { summary: TrainingSummary; history: TrainerState } {
-  let report: TrainingReportFile;
-  try {
-    report = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainingReportFile;
-  } catch (err) {
-    throw new RunFileError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
-  }
+  const report = readRunJson(file) as TrainingReportFile;
   if (typeof report !== 'object' || report === null || typeof report.history !== 'object')
     throw new RunFileError('not a training report (history expected)', { source: file });
   const { config: _config, history, test: _test, testBySource: _bySource, ...summary } = report;

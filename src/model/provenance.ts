@@ -44,15 +44,20 @@ function candidateRunDirs(modelDir: string): string[] {
   return candidates;
 }
 
-function readJson(file: string): Record<string, unknown> | undefined {
-  if (!fs.existsSync(file)) return undefined;
+/** A run's JSON file (run.json, report.json) parsed: a RunFileError naming it when unreadable or not JSON. */
+export function readRunJson(file: string): unknown {
   try {
-    const value = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
-    if (typeof value === 'object' && value !== null && !Array.isArray(value))
-      return value as Record<string, unknown>;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   } catch (err) {
     throw new RunFileError(`not readable JSON: ${(err as Error).message}`, { source: file }, err);
   }
+}
+
+function readJson(file: string): Record<string, unknown> | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const value = readRunJson(file);
+  if (typeof value === 'object' && value !== null && !Array.isArray(value))
+    return value as Record<string, unknown>;
   throw new RunFileError('expected a JSON object', { source: file });
 }
 
