@@ -18,11 +18,11 @@ import { Observable } from 'rxjs';
 import { EcgflowError } from '../errors';
 import type {
   Bus,
+  BusSource,
   ConsumedBatch,
   ConsumedMessage,
   ConsumerOptions,
   Producer,
-  Source,
   TopicSpec,
 } from './types';
 
@@ -200,8 +200,21 @@ export class KafkaBus implements Bus {
     return wrapped;
   }
 
-  source(options: ConsumerOptions): Source {
+  source(options: ConsumerOptions): BusSource {
     const disconnects = new Set<Promise<void>>();
+    // Paused partitions ("topic/partition"), applied to every running subscription: kafkajs leaves them
+    // out of its fetch requests and drops them from fetches already in flight, and resumes from the
+    // offset after the last one resolved, so pausing loses nothing.
+    const paused = new Map<string, { topic: string; partition: number }>();
+    const consumers = new Set<Consumer>();
+    // kafkajs refuses pause/resume before run() has set up the group; run() re-applies the set afterwards.
+    const apply = (consumer: Consumer, op: 'pause' | 'resume', topic: string, partition: number) => {
+      try {
+        consumer[op]([{ topic, partitions: [partition] }]);
+      } catch {
+        // not running yet
+      }
+    };
     const batches$ = new Observable<ConsumedBatch>((subscriber) => {
       const consumer: Consumer = this.kafka.consumer({
         groupId: options.groupId,
@@ -212,6 +225,7 @@ export class KafkaBus implements Bus {
       });
       let stopped = false;
       const pendingAcks = new Set<() => void>();
+      consumers.add(consumer);
 
       consumer.on(consumer.events.CRASH, (event) => {
         // kafkajs restarts by itself after retriable crashes; anything else ends the stream with the cause.
@@ -280,6 +294,7 @@ export class KafkaBus implements Bus {
             await heartbeat();
           },
         });
+        for (const { topic, partition } of paused.values()) apply(consumer, 'pause', topic, partition);
       };
       start().catch((err: unknown) => {
         if (!stopped) subscriber.error(err);
@@ -287,6 +302,7 @@ export class KafkaBus implements Bus {
 
       return () => {
         stopped = true;
+        consumers.delete(consumer);
         for (const release of pendingAcks) release();
         pendingAcks.clear();
         const done: Promise<void> = consumer
@@ -300,6 +316,14 @@ export class KafkaBus implements Bus {
       batches$,
       stopped: async () => {
         await Promise.all([...disconnects]);
+      },
+      pause: (topic, partition) => {
+        paused.set(`${topic}/${partition}`, { topic, partition });
+        for (const consumer of consumers) apply(consumer, 'pause', topic, partition);
+      },
+      resume: (topic, partition) => {
+        paused.delete(`${topic}/${partition}`);
+        for (const consumer of consumers) apply(consumer, 'resume', topic, partition);
       },
     };
   }

@@ -12,12 +12,12 @@ import { EcgflowError } from '../errors';
 import { partitionForKey } from './partitioner';
 import type {
   Bus,
+  BusSource,
   ConsumedBatch,
   ConsumedMessage,
   ConsumerOptions,
   OutgoingMessage,
   Producer,
-  Source,
   TopicSpec,
 } from './types';
 
@@ -175,13 +175,18 @@ export class MemoryBus implements Bus {
     for (const w of waiters) w();
   }
 
-  source(options: ConsumerOptions): Source {
+  source(options: ConsumerOptions): BusSource {
     const maxBatch = options.maxBatchMessages ?? this.options.maxBatchMessages;
+    // Paused partitions ("topic/partition") are skipped by every subscription's loop until resumed.
+    const paused = new Set<string>();
+    const wakers = new Set<() => void>();
     const batches$ = new Observable<ConsumedBatch>((subscriber) => {
       const topicNames = [...options.topics];
       const joined: { group: Group; member: Member }[] = [];
       let running = true;
       let wakeSelf: (() => void) | undefined;
+      const wake = () => wakeSelf?.();
+      wakers.add(wake);
       try {
         for (const name of topicNames) {
           const topic = this.topic(name);
@@ -212,6 +217,7 @@ export class MemoryBus implements Bus {
                 continue;
               }
               if (!running) return;
+              if (paused.has(posKey)) continue;
               const partition = topic.partitions[p];
               const position = Math.max(positions.get(posKey) ?? group.committed[p], partition.base);
               const end = partition.base + partition.messages.length;
@@ -246,6 +252,7 @@ export class MemoryBus implements Bus {
 
       return () => {
         running = false;
+        wakers.delete(wake);
         wakeSelf?.();
         for (const { group, member } of joined) {
           group.members = group.members.filter((m) => m !== member);
@@ -253,7 +260,17 @@ export class MemoryBus implements Bus {
         }
       };
     });
-    return { batches$, stopped: async () => undefined };
+    return {
+      batches$,
+      stopped: async () => undefined,
+      pause: (topic, partition) => {
+        paused.add(`${topic}/${partition}`);
+      },
+      resume: (topic, partition) => {
+        if (!paused.delete(`${topic}/${partition}`)) return;
+        for (const wake of wakers) wake();
+      },
+    };
   }
 
   private joinGroup(key: string, topic: Topic, fromBeginning: boolean): Group {

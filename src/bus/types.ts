@@ -75,6 +75,17 @@ export interface Source {
   stopped(): Promise<void>;
 }
 
+/**
+ * A source straight from a bus, with flow control per partition: a paused partition is not fetched (what
+ * was already handed over stays valid) until resumed. Readers that must hold some partitions back while
+ * they wait for others (readLog's fixed order) pause those ahead instead of buffering without bound.
+ * Pausing or resuming a partition that is not assigned, or before the first batch, is a no-op.
+ */
+export interface BusSource extends Source {
+  pause(topic: string, partition: number): void;
+  resume(topic: string, partition: number): void;
+}
+
 export interface Bus {
   readonly kind: 'kafka' | 'memory';
   /** Create missing topics with the given partition counts; an existing topic with another count is an error. */
@@ -84,6 +95,6 @@ export interface Bus {
   /** The next offset to be written in each partition (index = partition): the log's current end. */
   endOffsets(topic: string): Promise<number[]>;
   producer(): Promise<Producer>;
-  source(options: ConsumerOptions): Source;
+  source(options: ConsumerOptions): BusSource;
   close(): Promise<void>;
 }

@@ -25,7 +25,7 @@ import { readLog } from '../../src/bus/readLog';
 import { BatchingSink } from '../../src/bus/sink';
 import { topicNames, topicSpecs, type TopicNames } from '../../src/bus/topics';
 import { serveConfigFrom, startServing } from '../../src/cli/serving';
-import { beatsTopicFor, ensureBeatLog, trainOnce } from '../../src/cli/training';
+import { trainOnce } from '../../src/cli/training';
 import { ensureBroker, type LocalBroker } from '../../src/kafka/localBroker';
 import { DEFAULT_GATEWAY_CONFIG } from '../../src/ingest/gateway';
 import { simulateMllp } from '../../src/ingest/simulator';
@@ -48,6 +48,7 @@ import { loadTf, resolveBackendPreference } from '../../src/tf/backend';
 import { featureNamesOf, featureSetForCount, writeBeatFeatures } from '../../src/trainer/beatFeatures';
 import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
 import { evaluateModel } from '../../src/trainer/evaluate';
+import { beatLogOnBroker } from '../helpers/beatLog';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
 import { scratchDir } from '../helpers/scratch';
 
@@ -152,19 +153,11 @@ before(async () => {
   broker = await ensureBroker();
   bus = new KafkaBus({ brokers: broker.brokers, clientId: 'it-serve' });
   // Two model versions from a short vanilla run on the beat stream of two records.
-  const prefix = uniquePrefix('serve-train');
-  const topics = topicNames(prefix);
-  const beatsTopic = beatsTopicFor({ topicPrefix: prefix, protocol: 'intra' }, PREPARATION);
-  created.push(beatsTopic, topics.trainingEvents, topics.deadLetter, topics.beats);
-  await ensureBeatLog(bus, {
-    topic: beatsTopic,
-    beats: PREPARATION,
-    protocol: 'intra',
-    dataDir,
-    records: ['119', '208'],
-    brokers: broker.brokers,
-    topicPrefix: prefix,
-  });
+  const log = await beatLogOnBroker(
+    bus,
+    { name: 'serve-train', brokers: broker.brokers, dataDir, records: ['119', '208'], beats: PREPARATION },
+    created,
+  );
   const out = scratchDir('ecgflow-serve-it-');
   await trainOnce(
     bus,
@@ -186,10 +179,7 @@ before(async () => {
         // Not the default preparation: serve must take it from the model (the offline chain uses it too).
         beats: PREPARATION,
       },
-      protocol: 'intra',
-      beatsTopic,
-      eventsTopic: topics.trainingEvents,
-      deadLetterTopic: topics.deadLetter,
+      ...log.run,
       outDir: out,
       limitBeats: 1500,
       shuffleCapacity: 2000,

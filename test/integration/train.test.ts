@@ -10,9 +10,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { beatsTopicFor, ensureBeatLog, trainOnce } from '../../src/cli/training';
+import { beatsTopicFor, trainOnce } from '../../src/cli/training';
 import { KafkaBus } from '../../src/bus/kafkaBus';
 import { BatchingSink } from '../../src/bus/sink';
+import type { Bus } from '../../src/bus/types';
 import { topicNames } from '../../src/bus/topics';
 import { ensureBroker, type LocalBroker } from '../../src/kafka/localBroker';
 import { Metrics } from '../../src/metrics/registry';
@@ -22,6 +23,7 @@ import { loadTf, resolveBackendPreference, type TfRuntime } from '../../src/tf/b
 import { ConfigError } from '../../src/errors';
 import { PAPER_TRAINING_CONFIG } from '../../src/trainer/config';
 import { requireDataDir, uniquePrefix } from '../helpers/env';
+import { beatLogOnBroker } from '../helpers/beatLog';
 import { firstBatch } from '../helpers/firstBatch';
 import { scratchDir } from '../helpers/scratch';
 
@@ -56,19 +58,17 @@ after(async () => {
 
 describe('training on the beat stream', () => {
   it('publishes its events on Kafka and saves a model that evaluate scores the same way', async () => {
-    const prefix = uniquePrefix('train');
-    const topics = topicNames(prefix);
-    const beatsTopic = beatsTopicFor({ topicPrefix: prefix, protocol: 'intra' });
-    created.push(beatsTopic, topics.trainingEvents, topics.deadLetter, topics.beats);
-    const beats = await ensureBeatLog(bus, {
-      topic: beatsTopic,
-      beats: SEED_PAPER_PREPARATION,
-      protocol: 'intra',
-      dataDir,
-      records: ['100', '119'],
-      brokers: broker.brokers,
-      topicPrefix: prefix,
-    });
+    const { prefix, topics, beatsTopic, beats } = await beatLogOnBroker(
+      bus,
+      {
+        name: 'train',
+        brokers: broker.brokers,
+        dataDir,
+        records: ['100', '119'],
+        beats: SEED_PAPER_PREPARATION,
+      },
+      created,
+    );
     assert.ok(beats > 3500, `beats built: ${beats}`);
     // Two beats Avro accepts but no model can take: another length, a NaN sample. They must reach the
     // dead-letter topic once each (not once per pass over the log) and not stop the run.
@@ -309,6 +309,60 @@ describe('training on the beat stream', () => {
         err instanceof ConfigError && /holds run r \(run\.json\): add --resume/.test(err.message),
     );
     assert.deepEqual(fs.readdirSync(killedRun), ['run.json'], 'nothing written by the refused attempts');
+  });
+
+  it('two runs with the same seed on the same Kafka beat log train on the same batches', async () => {
+    // The pass order is fixed by the log (src/bus/readLog.ts), not by how the fetches interleave the
+    // partitions, so the seeded shuffle gives the same batches and the same losses, to the last bit.
+    const log = await beatLogOnBroker(
+      bus,
+      {
+        name: 'train-same',
+        brokers: broker.brokers,
+        dataDir,
+        records: ['100', '101', '106'],
+        beats: SEED_PAPER_PREPARATION,
+      },
+      created,
+    );
+    const ends = await bus.endOffsets(log.beatsTopic);
+    assert.ok(ends.filter((n) => n > 0).length >= 2, `the log should span partitions: ${ends.join(',')}`);
+    // The second run fetches 8 KiB per partition instead of 1 MiB: other batches, other interleavings.
+    const smallFetches: Bus = Object.create(bus) as Bus;
+    smallFetches.source = (options) => bus.source({ ...options, maxBytesPerPartition: 8192 });
+    const run = async (on: Bus) => {
+      const out = scratchDir('ecgflow-train-same-');
+      await trainOnce(
+        on,
+        {
+          training: {
+            ...PAPER_TRAINING_CONFIG,
+            initialDepth: 8,
+            finalDepth: 8,
+            mode: 'vanilla',
+            epochs: 2,
+            batchSize: 32,
+            seed: 5,
+          },
+          ...log.run,
+          outDir: out,
+          limitBeats: 1500,
+          shuffleCapacity: 300,
+          resume: false,
+        },
+        runtime,
+        new Metrics({ defaultMetrics: false }),
+      );
+      const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as {
+        history: { epochs: { trainLoss: number; validationLoss: number | null }[] };
+        test: { accuracy: number; confusion: number[][] } | null;
+      };
+      return { epochs: report.history.epochs.map((e) => [e.trainLoss, e.validationLoss]), test: report.test };
+    };
+    const first = await run(bus);
+    assert.equal(first.epochs.length, 2);
+    assert.ok(first.test !== null);
+    assert.deepEqual(await run(smallFetches), first);
   });
 
   it('a run killed mid-training resumes from its last checkpoint and trains every epoch once', async () => {
