@@ -42,6 +42,7 @@ import {
 } from '../trainer/config';
 import { log } from '../util/output';
 import { Progress } from '../util/progress';
+import { copyInCanonicalOrder } from '../beats/canonicalOrder';
 import { buildBeats } from './commands/beats';
 import { parseFraction, parsePositiveNumber, resolveRecords } from './options';
 import { splitList } from '../util/list';
@@ -323,6 +324,10 @@ export async function ensureBeatLog(
   log(
     `beat log ${options.topic} is empty: building it (replay -> preprocess, protocol ${options.protocol}, beats ${describePreparation(options.beats)})`,
   );
+  // In process, the log is rebuilt by every run: built aside, then copied in a canonical order, so that
+  // every rebuild (a second run, a resume) is the same sequence and a seed gives the same batches.
+  const canonical = bus.kind === 'memory';
+  const builtTopic = canonical ? `${options.topic}.unordered` : options.topic;
   const summary = await buildBeats({
     protocol: options.protocol,
     seed: DEFAULT_SPLIT_SEED,
@@ -336,10 +341,14 @@ export async function ensureBeatLog(
     brokers: options.brokers,
     records: options.records,
     bus,
-    beatsTopic: options.topic,
+    beatsTopic: builtTopic,
   });
   if (!summary.verified)
     throw new ConfigError('the beat log could not be verified after building it', 'beats-topic');
+  if (canonical) {
+    await copyInCanonicalOrder(bus, builtTopic, options.topic);
+    await bus.deleteTopics([builtTopic]);
+  }
   return summary.beats;
 }
 

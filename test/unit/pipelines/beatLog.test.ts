@@ -7,22 +7,10 @@ import { BatchingSink } from '../../../src/bus/sink';
 import { BeatLogChangedError } from '../../../src/errors';
 import { getCodecs } from '../../../src/schemas/codec';
 import type { BeatV1 } from '../../../src/schemas/types';
+import { syntheticBeat } from '../../helpers/syntheticBeat';
 
-const beat = (sourceId: string, rPeakSampleIndex: number, samples = 187): BeatV1 => ({
-  sourceId,
-  rPeakSampleIndex,
-  rPeakTimeMs: rPeakSampleIndex,
-  sourceSampleRateHz: 360,
-  beatSampleRateHz: 125,
-  samples: new Array<number>(samples).fill(0.5),
-  segmentation: 'ANNOTATION',
-  symbol: 'N',
-  aamiClass: 'N',
-  split: 'train',
-  sequenceNumber: 0,
-  rr: null,
-  morphology: null,
-});
+const beat = (sourceId: string, rPeakSampleIndex: number, samples = 187): BeatV1 =>
+  syntheticBeat(sourceId, rPeakSampleIndex, new Array<number>(samples).fill(0.5));
 
 async function logOf(beats: BeatV1[], endOffsets?: number[]): Promise<BeatLog> {
   const bus = new MemoryBus();
