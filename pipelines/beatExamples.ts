@@ -60,6 +60,17 @@ export async function passOverBeatLog(
       `the beat log ends before the offsets this read was fixed to (partition ${short.join(', ')}): it was rebuilt or trimmed`,
       log.topic,
     );
+  // Retention deletes a log from its start (Kafka: by age, e.g. the compose broker's 24 h): the beats are
+  // then gone, and a partition deleted whole would be waited on forever.
+  const start = await log.bus.startOffsets(log.topic);
+  const deleted = log.endOffsets.flatMap((end, p) =>
+    end > 0 && (start[p] ?? 0) > 0 ? [`${p} starts at ${start[p]}`] : [],
+  );
+  if (deleted.length > 0)
+    throw new BeatLogChangedError(
+      `retention has deleted the start of the beat log (partition ${deleted.join(', ')}): rebuild it (delete the topic; training builds an empty log)`,
+      log.topic,
+    );
   const seen = new Set<string>();
   const source = {
     batches$: readLog(log.bus, { topic: log.topic, groupId, endOffsets: log.endOffsets }),

@@ -1,6 +1,7 @@
 /**
- * A beat log rewritten in a canonical order: within each partition, beats by R-peak sample, then source
- * (records interleaved by time, as a live stream would have them), then their offset in the original.
+ * A beat log rewritten in a canonical order: within each partition, beats by R-peak sample index, then
+ * source, then their offset in the original (records interleaved by position in the recording: by time for
+ * records of one sample rate, as MIT-BIH's are; rPeakTimeMs would not do, it follows the replay's clock).
  *
  * Why: the in-process bus rebuilds the beat log from the database in every process, and the records,
  * replayed and preprocessed concurrently, interleave within a partition in whatever order the event loop
@@ -23,6 +24,9 @@ interface Placed {
   source: string;
   offset: number;
 }
+
+/** Tells copies in one process apart (a group's committed offsets outlive its read on the in-process bus). */
+let copies = 0;
 
 /** Messages per send when writing the copy. */
 const SEND_MESSAGES = 1000;
@@ -47,7 +51,11 @@ export async function copyInCanonicalOrder(bus: Bus, from: string, to: string): 
   const codec = getCodecs().Beat;
   const partitions: Placed[][] = endOffsets.map(() => []);
   await lastValueFrom(
-    readLog(bus, { topic: from, groupId: `${from}-canonical-copy`, endOffsets }).pipe(
+    readLog(bus, {
+      topic: from,
+      groupId: `${from}-canonical-copy-${Date.now()}-${copies++}`,
+      endOffsets,
+    }).pipe(
       tap((batch) => {
         for (const message of batch.messages) {
           let rPeak = Number.POSITIVE_INFINITY;

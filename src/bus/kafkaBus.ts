@@ -158,12 +158,20 @@ export class KafkaBus implements Bus {
   }
 
   async endOffsets(topic: string): Promise<number[]> {
+    return this.topicOffsets(topic, 'high');
+  }
+
+  async startOffsets(topic: string): Promise<number[]> {
+    return this.topicOffsets(topic, 'low');
+  }
+
+  private async topicOffsets(topic: string, which: 'low' | 'high'): Promise<number[]> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
       const offsets = await admin.fetchTopicOffsets(topic);
       const out: number[] = [];
-      for (const o of offsets) out[o.partition] = Number(o.high);
+      for (const o of offsets) out[o.partition] = Number(o[which]);
       return out;
     } finally {
       await admin.disconnect();
@@ -222,10 +230,15 @@ export class KafkaBus implements Bus {
         sessionTimeout: this.options.sessionTimeoutMs,
         heartbeatInterval: this.options.heartbeatIntervalMs,
         maxBytesPerPartition: options.maxBytesPerPartition,
+        maxWaitTimeInMs: options.maxWaitMs,
       });
       let stopped = false;
       const pendingAcks = new Set<() => void>();
       consumers.add(consumer);
+      // kafkajs restarts a crashed consumer with a fresh group whose paused set is empty: pause again.
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        for (const { topic, partition } of paused.values()) apply(consumer, 'pause', topic, partition);
+      });
 
       consumer.on(consumer.events.CRASH, (event) => {
         // kafkajs restarts by itself after retriable crashes; anything else ends the stream with the cause.

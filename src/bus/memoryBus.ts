@@ -111,6 +111,10 @@ export class MemoryBus implements Bus {
     return this.topic(topic).partitions.map((p) => p.base + p.messages.length);
   }
 
+  async startOffsets(topic: string): Promise<number[]> {
+    return this.topic(topic).partitions.map((p) => p.base);
+  }
+
   async producer(): Promise<Producer> {
     return {
       send: (topic, messages) => this.append(topic, messages),

@@ -15,13 +15,17 @@
  * read uses a fresh group and re-reads from the start after a crash, so its commits matter to nobody);
  * a partition whose buffer holds two windows is paused at the bus (not fetched) until the turn comes to
  * it. Holding batches unacked instead would deadlock on Kafka, which fetches a partition again only after
- * the whole previous fetch was processed. Memory: at most about two windows plus one batch per partition.
+ * the whole previous fetch was processed. Memory: about two windows plus one fetched batch per partition,
+ * besides the window handed out.
  */
 import { Observable } from 'rxjs';
 import type { Bus, ConsumedBatch, ConsumedMessage, ConsumerOptions } from './types';
 
 /** Offsets per partition per turn: small enough to mix partitions, large enough to keep batches whole. */
 export const LOG_WINDOW_OFFSETS = 512;
+
+/** Kafka fetch wait (and the sleep while every partition is paused): a resumed partition waits at most this. */
+export const READ_LOG_MAX_WAIT_MS = 200;
 
 export interface ReadLogOptions {
   topic: string;
@@ -32,7 +36,7 @@ export interface ReadLogOptions {
   /** Offsets read from one partition before the turn passes to the next (default LOG_WINDOW_OFFSETS). */
   windowOffsets?: number;
   /** Fetch sizes handed to the bus; they change how many fetches a read takes, never what it emits. */
-  fetch?: Pick<ConsumerOptions, 'maxBytesPerPartition' | 'maxBatchMessages'>;
+  fetch?: Pick<ConsumerOptions, 'maxBytesPerPartition' | 'maxBatchMessages' | 'maxWaitMs'>;
 }
 
 /** One partition's messages received but not yet emitted, in offset order. */
@@ -77,6 +81,9 @@ export function readLog(bus: Bus, options: ReadLogOptions): Observable<ConsumedB
     let done = false;
 
     const source = bus.source({
+      // Paused partitions are the normal state of a read ahead of its consumer, and Kafka sleeps the
+      // fetch wait when every partition is paused, which a resume does not cut short: keep it short.
+      maxWaitMs: READ_LOG_MAX_WAIT_MS,
       ...options.fetch,
       groupId: options.groupId,
       topics: [options.topic],
@@ -142,12 +149,14 @@ export function readLog(bus: Bus, options: ReadLogOptions): Observable<ConsumedB
         advance();
         if (taken.length === 0) continue;
         outstanding = true;
+        let acked = false;
         subscriber.next({
           topic: options.topic,
           partition,
           messages: taken,
           ack: () => {
-            if (!outstanding) return;
+            if (acked) return; // a second ack of this batch must not release the next one
+            acked = true;
             outstanding = false;
             // Deferred: ack is often called inside the operator chain still carrying this batch, and
             // emitting or completing synchronously there would re-enter it.
@@ -165,11 +174,14 @@ export function readLog(bus: Bus, options: ReadLogOptions): Observable<ConsumedB
         if (buffer !== undefined && !buffer.complete) {
           for (const m of batch.messages) {
             const offset = Number(m.offset);
+            // An offset at or past the last one also completes the partition: the offsets just before the
+            // end need not exist (transaction markers, compacted records), so waiting for end - 1 could be
+            // waiting forever.
+            if (offset >= end - 1) buffer.complete = true;
             if (offset < buffer.nextOffset || offset >= end) continue;
             buffer.messages.push(m);
             buffer.nextOffset = offset + 1;
           }
-          if (buffer.nextOffset >= end) buffer.complete = true;
         }
         batch.ack();
         if (buffer === undefined)

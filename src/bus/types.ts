@@ -59,6 +59,11 @@ export interface ConsumerOptions {
   /** Kafka: most bytes fetched per partition per request (kafkajs default 1 MiB); smaller = smaller batches. */
   maxBytesPerPartition?: number;
   /**
+   * Kafka: how long the broker may hold a fetch for data (kafkajs default 5000 ms); also how long kafkajs
+   * sleeps when every assigned partition is paused.
+   */
+  maxWaitMs?: number;
+  /**
    * Kafka: how many partitions' batches of one fetch are handed over at the same time (kafkajs
    * `partitionsConsumedConcurrently`, default 1: one after another). Each partition still has at most one
    * unacked batch, so per-partition order and the memory bound hold; a consumer that processes the
@@ -79,7 +84,8 @@ export interface Source {
  * A source straight from a bus, with flow control per partition: a paused partition is not fetched (what
  * was already handed over stays valid) until resumed. Readers that must hold some partitions back while
  * they wait for others (readLog's fixed order) pause those ahead instead of buffering without bound.
- * Pausing or resuming a partition that is not assigned, or before the first batch, is a no-op.
+ * Pausing a partition before it is assigned takes effect once it is; resuming one that is not paused is a
+ * no-op.
  */
 export interface BusSource extends Source {
   pause(topic: string, partition: number): void;
@@ -94,6 +100,8 @@ export interface Bus {
   deleteTopics(topics: readonly string[]): Promise<void>;
   /** The next offset to be written in each partition (index = partition): the log's current end. */
   endOffsets(topic: string): Promise<number[]>;
+  /** The oldest offset still held in each partition: above 0 once retention has deleted the log's start. */
+  startOffsets(topic: string): Promise<number[]>;
   producer(): Promise<Producer>;
   source(options: ConsumerOptions): BusSource;
   close(): Promise<void>;

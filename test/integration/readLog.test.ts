@@ -120,10 +120,20 @@ test(
     });
     // Teardown first: an assertion failing below must not leave the consumer (and the process) running.
     t.after(() => sub.unsubscribe());
-    // Long enough for many fetches: unpaused, the consumer would read every partition to its end.
-    await new Promise((r) => setTimeout(r, 4000));
+    // Wait until every partition but the one handed out is paused and nothing more arrives for 2 s (many
+    // fetch rounds): unpaused, the consumer would by then have read every partition to its end.
+    const pauses = () => calls.filter((c) => c.startsWith('pause')).length;
+    const settleBy = Date.now() + 60_000;
+    let last = -1;
+    let stableSince = Date.now();
+    while (Date.now() < settleBy) {
+      const now = delivered.reduce((a, b) => a + b, 0);
+      if (now !== last) [last, stableSince] = [now, Date.now()];
+      if (pauses() >= PARTITIONS - 1 && Date.now() - stableSince >= 2000) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert.equal(held.length, 1, 'one window out until it is acked');
-    assert.ok(calls.filter((c) => c.startsWith('pause')).length >= PARTITIONS - 1, calls.join(', '));
+    assert.ok(pauses() >= PARTITIONS - 1, calls.join(', '));
     // A 4 KiB fetch holds at most 13 of these messages; the window out, two buffered, one fetch across the mark.
     const bound = 3 * WINDOW + 13;
     for (let p = 0; p < ends.length; p++)

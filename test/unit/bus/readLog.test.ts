@@ -40,6 +40,38 @@ async function readAll(bus: Bus, windowOffsets: number, groupId = 'g'): Promise<
 const ids = (batches: readonly ConsumedBatch[]) =>
   batches.flatMap((b) => b.messages.map((m) => `${m.partition}@${m.offset}`));
 
+/** A bus whose one source hands over exactly the batches a test pushes. */
+function scriptedBus() {
+  const batches = new Subject<ConsumedBatch>();
+  const message = (partition: number, offset: number): ConsumedMessage => ({
+    topic: 'log',
+    partition,
+    offset: String(offset),
+    key: 'k',
+    value: value(`${partition}@${offset}`),
+    timestampMs: 0,
+    headers: {},
+  });
+  const push = (partition: number, offsets: readonly number[]) =>
+    batches.next({
+      topic: 'log',
+      partition,
+      messages: offsets.map((o) => message(partition, o)),
+      ack: () => undefined,
+    });
+  const bus = {
+    source: (): BusSource => ({
+      batches$: batches.asObservable(),
+      stopped: async () => undefined,
+      pause: () => undefined,
+      resume: () => undefined,
+    }),
+  } as unknown as Bus;
+  return { bus, push };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
 describe('readLog', () => {
   it('reads up to end offsets fixed in advance, then completes', async () => {
     const bus = new MemoryBus({ maxBatchMessages: 3 });
@@ -148,40 +180,47 @@ describe('readLog', () => {
   });
 
   it('drops messages the bus hands over again (at-least-once redelivery)', async () => {
-    const batches = new Subject<ConsumedBatch>();
-    const message = (partition: number, offset: number): ConsumedMessage => ({
-      topic: 'log',
-      partition,
-      offset: String(offset),
-      key: 'k',
-      value: value(`${partition}@${offset}`),
-      timestampMs: 0,
-      headers: {},
-    });
-    const batch = (partition: number, from: number, to: number): ConsumedBatch => ({
-      topic: 'log',
-      partition,
-      messages: Array.from({ length: to - from }, (_, i) => message(partition, from + i)),
-      ack: () => undefined,
-    });
-    const fake = {
-      source: (): BusSource => ({
-        batches$: batches.asObservable(),
-        stopped: async () => undefined,
-        pause: () => undefined,
-        resume: () => undefined,
-      }),
-    } as unknown as Bus;
+    const { bus, push } = scriptedBus();
     const read = lastValueFrom(
-      readLog(fake, { topic: 'log', groupId: 'g', endOffsets: [6, 3], windowOffsets: 4 }).pipe(
+      readLog(bus, { topic: 'log', groupId: 'g', endOffsets: [6, 3], windowOffsets: 4 }).pipe(
         tap((b) => b.ack()),
         toArray(),
       ),
     );
-    batches.next(batch(0, 0, 3));
-    batches.next(batch(0, 1, 5)); // a restarted fetch from an older offset
-    batches.next(batch(1, 0, 3));
-    batches.next(batch(0, 0, 9)); // again, and past the end offset
+    push(0, range(0, 3));
+    push(0, range(1, 5)); // a restarted fetch from an older offset
+    push(1, range(0, 3));
+    push(0, range(0, 9)); // again, and past the end offset
     assert.deepEqual(ids(await read), ['0@0', '0@1', '0@2', '0@3', '1@0', '1@1', '1@2', '0@4', '0@5']);
+  });
+
+  it('completes a partition whose last offsets before the end never come (transaction markers)', async () => {
+    const { bus, push } = scriptedBus();
+    const read = lastValueFrom(
+      readLog(bus, { topic: 'log', groupId: 'g', endOffsets: [5], windowOffsets: 4 }).pipe(
+        tap((b) => b.ack()),
+        toArray(),
+      ),
+    );
+    push(0, [0, 1, 2]); // 3 and 4 are markers: the next record is at 5
+    push(0, [5, 6]);
+    assert.deepEqual(ids(await read), ['0@0', '0@1', '0@2']);
+  });
+
+  it('releases the next window once, however often a batch is acked', async () => {
+    const { bus, push } = scriptedBus();
+    const out: ConsumedBatch[] = [];
+    const sub = readLog(bus, { topic: 'log', groupId: 'g', endOffsets: [12], windowOffsets: 4 }).subscribe(
+      (b) => out.push(b),
+    );
+    push(0, range(0, 12));
+    assert.equal(out.length, 1);
+    out[0].ack();
+    await tick();
+    assert.equal(out.length, 2);
+    out[0].ack(); // again: must not release a third window while the second is out
+    await tick();
+    assert.equal(out.length, 2);
+    sub.unsubscribe();
   });
 });

@@ -68,4 +68,19 @@ describe('bounded passes over the beat log', () => {
         e instanceof BeatLogChangedError && /ends before the offsets this read was fixed to/.test(e.message),
     );
   });
+
+  it('refuses a log whose start retention has deleted, instead of reading what is left', async () => {
+    const log = await logOf([beat('100', 1), beat('101', 2), beat('102', 3)]);
+    const recorded = await log.bus.endOffsets('beats');
+    // What the broker reports once retention has deleted a partition's first segments.
+    const trimmed = Object.create(log.bus) as typeof log.bus;
+    trimmed.startOffsets = async () => recorded.map((end) => Math.min(end, 1));
+    await assert.rejects(
+      passOverBeatLog({ ...log, bus: trimmed, endOffsets: recorded }, 'g', () => undefined),
+      (e: unknown) =>
+        e instanceof BeatLogChangedError && /retention has deleted the start of the beat log/.test(e.message),
+    );
+    // The log as written reads.
+    await passOverBeatLog({ ...log, endOffsets: recorded }, 'g2', () => undefined);
+  });
 });
