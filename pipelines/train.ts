@@ -58,6 +58,8 @@ import { RR_RATIO_MAX, beatSchemaVersionNeeded } from '../src/trainer/beatFeatur
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
 import { ExampleEncoder, type ExampleSet, packBatch, type Example } from '../src/trainer/examples';
+import { SpectrogramWorker } from '../src/trainer/spectrogramWorker';
+import type { BeatV1 } from '../src/schemas/types';
 import { formatDuration } from '../src/util/output';
 import { collectExamples, passOverBeatLog, splitOf, type BeatLog } from './beatExamples';
 
@@ -65,6 +67,8 @@ export interface TrainPipelineConfig {
   training: TrainingConfig;
   /** Training batches prepared ahead of the train step (>= 1): the prefetch queue's capacity. */
   prefetchBatches: number;
+  /** Compute the training spectrograms in a worker thread, while the train step runs (src/trainer/spectrogramWorker.ts). */
+  spectrogramWorker: boolean;
   /** The protocol whose splits the beat log carries: recorded in run.json for `evaluate` (src/model/provenance.ts). */
   protocol: Protocol;
   beatsTopic: string;
@@ -395,6 +399,24 @@ export async function runTraining(
     return next;
   };
 
+  const spectrograms = config.spectrogramWorker
+    ? new SpectrogramWorker({ stft: encoder.stftConfig, beatSamples: encoder.beatSamples })
+    : undefined;
+  /** A consumed batch's training examples, in the order of its beats (the worker keeps it). */
+  const trainingExamples = async (beats: readonly BeatV1[]): Promise<Example[]> => {
+    const train = beats.filter(
+      (beat) => splitOf(beatLog, beat) === 'train' && encoder.labelOf(beat.aamiClass) !== undefined,
+    );
+    if (spectrograms === undefined || train.length === 0)
+      return train.flatMap((beat) => encoder.encode(beat) ?? []);
+    // Validated beats (beatProblem) all have beatSamples samples, so they pack back to back.
+    const packed = new Float32Array(train.length * encoder.beatSamples);
+    train.forEach((beat, i) => packed.set(beat.samples, i * encoder.beatSamples));
+    const images = await spectrograms.images(packed, train.length);
+    const size = encoder.imageSize;
+    return train.flatMap((beat, i) => encoder.encode(beat, images.subarray(i * size, (i + 1) * size)) ?? []);
+  };
+
   try {
     while (!trainer.finished) {
       const { epoch } = trainer.beginEpoch();
@@ -417,12 +439,7 @@ export async function runTraining(
         try {
           await passOverBeatLog(beatLog, groupId(`epoch${epoch}`), async (beats) => {
             ready.throwIfFailed(); // the train side failed: stop reading now, not at the next put
-            const batchExamples: Example[] = [];
-            for (const beat of beats) {
-              if (splitOf(beatLog, beat) !== 'train') continue;
-              const example = encoder.encode(beat);
-              if (example !== undefined) batchExamples.push(example);
-            }
+            const batchExamples = await trainingExamples(beats);
             for (const b of chain.process(batchExamples)) await ready.put(b);
           });
           for (const b of chain.end()) await ready.put(b);
@@ -562,5 +579,6 @@ export async function runTraining(
   } finally {
     eventsSubscription.unsubscribe();
     trainer.dispose();
+    await spectrograms?.close();
   }
 }

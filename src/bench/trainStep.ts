@@ -17,6 +17,7 @@ import { ResNet } from '../model/resnet';
 import { ResNetTrainer } from '../model/train';
 import { loadTf, resolveBackendPreference, type TfRuntime } from '../tf/backend';
 import { formatNumber, log, printJson, table } from '../util/output';
+import { timeSpectrogramPrep, type SpectrogramPrepTimes } from './spectrogramPrep';
 import { Progress } from '../util/progress';
 import { addJsonOption, parsePositiveNumber } from '../cli/options';
 
@@ -80,6 +81,10 @@ export interface TrainStepBenchResult {
   tfVersion: string;
   threads: number;
   interOpThreads: number;
+  /** A batch's spectrograms, ms of main-thread time: inline, or handed to the worker (src/bench/spectrogramPrep.ts). */
+  spectrogramsMs: SpectrogramPrepTimes;
+  /** Inline spectrograms / median native step: what they add to every step when they run on the main thread. */
+  spectrogramShareOfStep: number | null;
 }
 
 function summarise(times: number[], batch: number): TimedRun {
@@ -270,6 +275,11 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
     }
   }
 
+  const spectrograms = await timeSpectrogramPrep(config.batch, 20);
+  log(
+    `spectrograms of a batch of ${config.batch}: ${spectrograms.inlineMs.toFixed(2)} ms on the main thread, ` +
+      `${spectrograms.workerMainThreadMs.toFixed(2)} ms of it with the worker (round trip ${spectrograms.workerRoundTripMs.toFixed(2)} ms)`,
+  );
   const native = nativeRun?.imagesPerSecond ?? null;
   const js = jsRun?.imagesPerSecond ?? null;
   return {
@@ -296,6 +306,12 @@ export async function benchTrainStep(config: TrainStepBenchConfig): Promise<Trai
     tfVersion: rt.tfVersion,
     threads: rt.threads,
     interOpThreads: rt.interOpThreads,
+    spectrogramsMs: {
+      inlineMs: round(spectrograms.inlineMs, 2) ?? 0,
+      workerMainThreadMs: round(spectrograms.workerMainThreadMs, 2) ?? 0,
+      workerRoundTripMs: round(spectrograms.workerRoundTripMs, 2) ?? 0,
+    },
+    spectrogramShareOfStep: nativeRun ? round(spectrograms.inlineMs / nativeRun.stepMs.median, 3) : null,
   };
 }
 
@@ -415,6 +431,16 @@ export function register(bench: Command): void {
         result.jsSteps === null
           ? 'skipped'
           : `${result.jsSteps} steps of batch ${result.jsBatch} in ${result.jsSeconds} s`,
+      ],
+      [
+        'spectrograms per batch, main-thread ms',
+        `${result.spectrogramsMs.inlineMs} inline, ${result.spectrogramsMs.workerMainThreadMs} with the worker (round trip ${result.spectrogramsMs.workerRoundTripMs})`,
+      ],
+      [
+        'inline spectrograms / native step',
+        result.spectrogramShareOfStep === null
+          ? 'n/a'
+          : `${(100 * result.spectrogramShareOfStep).toFixed(1)} %`,
       ],
     ];
     if (config.json) {

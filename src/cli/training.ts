@@ -65,6 +65,7 @@ export interface TrainingFlags {
   limitBeats?: number;
   shuffleBuffer: number;
   prefetchBatches: number;
+  spectrogramWorker: SpectrogramWorkerChoice;
   beatForm: BeatForm;
   filter?: boolean;
   features: BeatFeatureSet;
@@ -150,6 +151,14 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
       'training batches read and prepared ahead of the train step',
       int('prefetch-batches'),
       PREFETCH_BATCHES,
+    )
+    .addOption(
+      new Option(
+        '--spectrogram-worker <when>',
+        'compute training spectrograms in a worker thread while the train step runs: auto = on a GPU backend only',
+      )
+        .choices([...SPECTROGRAM_WORKER_CHOICES])
+        .default('auto'),
     )
     .addOption(
       new Option(
@@ -346,8 +355,20 @@ export async function ensureBeatLog(
   if (!summary.verified)
     throw new ConfigError('the beat log could not be verified after building it', 'beats-topic');
   if (canonical) {
-    await copyInCanonicalOrder(bus, builtTopic, options.topic);
-    await bus.deleteTopics([builtTopic]);
+    try {
+      const copied = await copyInCanonicalOrder(bus, builtTopic, options.topic);
+      if (copied !== summary.beats)
+        throw new ConfigError(
+          `the canonical copy of the beat log holds ${copied} beats where the build wrote ${summary.beats}`,
+          'beats-topic',
+        );
+    } catch (err) {
+      // A partial copy would pass for a built log at the next ensureBeatLog in this process.
+      await bus.deleteTopics([options.topic]);
+      throw err;
+    } finally {
+      await bus.deleteTopics([builtTopic]);
+    }
   }
   return summary.beats;
 }
@@ -417,6 +438,21 @@ export interface TrainingSummary {
  */
 export const PREFETCH_BATCHES = 4;
 
+export const SPECTROGRAM_WORKER_CHOICES = ['auto', 'on', 'off'] as const;
+export type SpectrogramWorkerChoice = (typeof SPECTROGRAM_WORKER_CHOICES)[number];
+
+/**
+ * Whether training spectrograms go to a worker thread. `auto`: on a GPU backend, where a step is short and
+ * the STFT on the main thread would be a large share of it; not on a CPU backend, whose train step already
+ * keeps every core busy (measured: docs/benchmarks.md).
+ */
+export function useSpectrogramWorker(
+  choice: SpectrogramWorkerChoice,
+  runtime: Pick<TfRuntime, 'backend'>,
+): boolean {
+  return choice === 'on' || (choice === 'auto' && runtime.backend === 'tensorflow-gpu');
+}
+
 /** One training run on `bus` from an existing beat log; writes report.json and pictures into outDir. */
 export async function trainOnce(
   bus: Bus,
@@ -431,6 +467,8 @@ export async function trainOnce(
     shuffleCapacity: number;
     /** Training batches prepared ahead of the train step (default PREFETCH_BATCHES). */
     prefetchBatches?: number;
+    /** Training spectrograms in a worker thread (default auto). */
+    spectrogramWorker?: SpectrogramWorkerChoice;
     resume: boolean;
     /** Patient-wise validation: these sources' training beats are held out. */
     validationSources?: string[];
@@ -467,6 +505,7 @@ export async function trainOnce(
       {
         training: options.training,
         prefetchBatches: options.prefetchBatches ?? PREFETCH_BATCHES,
+        spectrogramWorker: useSpectrogramWorker(options.spectrogramWorker ?? 'auto', runtime),
         protocol: options.protocol,
         beatsTopic: options.beatsTopic,
         eventsTopic: options.eventsTopic,

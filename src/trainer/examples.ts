@@ -34,13 +34,14 @@ export class ExampleEncoder {
 
   constructor(
     beatSamples: number,
-    stft: Partial<StftConfig> = {},
+    /** The STFT settings (a worker thread builds the same transform from them). */
+    readonly stftConfig: Partial<StftConfig> = {},
     classes: readonly string[] = AAMI_CLASSES,
     readonly featureSet: BeatFeatureSet = 'none',
     /** The model's cap of the RR ratios (src/trainer/beatFeatures.ts). */
     readonly rrRatioMax: number = RR_RATIO_MAX,
   ) {
-    this.stft = new Stft(stft);
+    this.stft = new Stft(stftConfig);
     this.featureCount = featureCountOf(featureSet);
     this.classes = classes;
     this.beatSamples = beatSamples;
@@ -59,15 +60,20 @@ export class ExampleEncoder {
     return k < 0 ? undefined : k;
   }
 
-  /** The example of a beat, or undefined when its class is unknown (unlabelled beats do not train). */
-  encode(beat: LabelledBeat): Example | undefined {
+  /**
+   * The example of a beat, or undefined when its class is unknown (unlabelled beats do not train).
+   * `image`: its spectrogram when already computed elsewhere (src/trainer/spectrogramWorker.ts).
+   */
+  encode(beat: LabelledBeat, image?: Float32Array): Example | undefined {
     const label = this.labelOf(beat.aamiClass);
     if (label === undefined) return undefined;
     if (beat.samples.length !== this.beatSamples) {
       throw new RangeError(`beat has ${beat.samples.length} samples, the model expects ${this.beatSamples}`);
     }
+    if (image !== undefined && image.length !== this.imageSize)
+      throw new RangeError(`image has ${image.length} values, the model expects ${this.imageSize}`);
     return {
-      image: this.stft.compute(beat.samples),
+      image: image ?? this.stft.compute(beat.samples),
       label,
       features: beatFeatures(
         this.featureSet,

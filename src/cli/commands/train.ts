@@ -116,6 +116,7 @@ export function register(program: Command): void {
           limitBeats: flags.limitBeats,
           shuffleCapacity: flags.shuffleBuffer,
           prefetchBatches: flags.prefetchBatches,
+          spectrogramWorker: flags.spectrogramWorker,
           resume: flags.resume === true,
           validationSources: validationRecordsFrom(flags),
         },
