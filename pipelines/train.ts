@@ -414,7 +414,8 @@ export async function runTraining(
     train.forEach((beat, i) => packed.set(beat.samples, i * encoder.beatSamples));
     const images = await spectrograms.images(packed, train.length);
     const size = encoder.imageSize;
-    return train.flatMap((beat, i) => encoder.encode(beat, images.subarray(i * size, (i + 1) * size)) ?? []);
+    // Copies, not views: one example left in the shuffle buffer would keep its whole job's images alive.
+    return train.flatMap((beat, i) => encoder.encode(beat, images.slice(i * size, (i + 1) * size)) ?? []);
   };
 
   try {
@@ -577,8 +578,9 @@ export async function runTraining(
       modelDir,
     };
   } finally {
+    // The thread first: a failing dispose must not leave it keeping the process alive.
+    await spectrograms?.close();
     eventsSubscription.unsubscribe();
     trainer.dispose();
-    await spectrograms?.close();
   }
 }

@@ -442,15 +442,16 @@ export const SPECTROGRAM_WORKER_CHOICES = ['auto', 'on', 'off'] as const;
 export type SpectrogramWorkerChoice = (typeof SPECTROGRAM_WORKER_CHOICES)[number];
 
 /**
- * Whether training spectrograms go to a worker thread. `auto`: on a GPU backend, where a step is short and
+ * Whether training spectrograms go to a worker thread. `auto`: on a GPU device, where a step is short and
  * the STFT on the main thread would be a large share of it; not on a CPU backend, whose train step already
  * keeps every core busy (measured: docs/benchmarks.md).
  */
 export function useSpectrogramWorker(
   choice: SpectrogramWorkerChoice,
-  runtime: Pick<TfRuntime, 'backend'>,
+  runtime: Pick<TfRuntime, 'gpuDevice'>,
 ): boolean {
-  return choice === 'on' || (choice === 'auto' && runtime.backend === 'tensorflow-gpu');
+  // gpuDevice, not the package: tfjs-node-gpu without a usable GPU runs CPU kernels.
+  return choice === 'on' || (choice === 'auto' && runtime.gpuDevice);
 }
 
 /** One training run on `bus` from an existing beat log; writes report.json and pictures into outDir. */

@@ -46,6 +46,10 @@ export class SpectrogramWorker {
     this.worker.on('error', (err) =>
       this.fail(new SpectrogramWorkerError(`thread failed: ${err.message}`, err)),
     );
+    // A reply that cannot be deserialised names no job: fail them all rather than leave one waiting.
+    this.worker.on('messageerror', (err) =>
+      this.fail(new SpectrogramWorkerError(`unreadable reply: ${err.message}`, err)),
+    );
     this.worker.on('exit', (code) => {
       if (!this.closing) this.fail(new SpectrogramWorkerError(`thread exited with code ${code}`));
     });
@@ -66,7 +70,12 @@ export class SpectrogramWorker {
     return new Promise<Float32Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const job: SpectrogramJob = { id, samples, count };
-      this.worker.postMessage(job, [samples.buffer as ArrayBuffer]);
+      try {
+        this.worker.postMessage(job, [samples.buffer as ArrayBuffer]);
+      } catch (err) {
+        this.pending.delete(id);
+        reject(new SpectrogramWorkerError(`could not post job ${id}`, err));
+      }
     });
   }
 
