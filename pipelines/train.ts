@@ -58,7 +58,7 @@ import { RR_RATIO_MAX, beatSchemaVersionNeeded } from '../src/trainer/beatFeatur
 import { classWeightsFor, type TrainingConfig } from '../src/trainer/config';
 import type { TrainerEvent } from '../src/trainer/events';
 import { ExampleEncoder, type ExampleSet, packBatch, type Example } from '../src/trainer/examples';
-import { SpectrogramWorker } from '../src/trainer/spectrogramWorker';
+import { examplesFromImages, packSamples, SpectrogramWorker } from '../src/trainer/spectrogramWorker';
 import type { BeatV1 } from '../src/schemas/types';
 import { formatDuration } from '../src/util/output';
 import { collectExamples, passOverBeatLog, splitOf, type BeatLog } from './beatExamples';
@@ -410,12 +410,8 @@ export async function runTraining(
     if (spectrograms === undefined || train.length === 0)
       return train.flatMap((beat) => encoder.encode(beat) ?? []);
     // Validated beats (beatProblem) all have beatSamples samples, so they pack back to back.
-    const packed = new Float32Array(train.length * encoder.beatSamples);
-    train.forEach((beat, i) => packed.set(beat.samples, i * encoder.beatSamples));
-    const images = await spectrograms.images(packed, train.length);
-    const size = encoder.imageSize;
-    // Copies, not views: one example left in the shuffle buffer would keep its whole job's images alive.
-    return train.flatMap((beat, i) => encoder.encode(beat, images.slice(i * size, (i + 1) * size)) ?? []);
+    const images = await spectrograms.images(packSamples(train, encoder.beatSamples), train.length);
+    return examplesFromImages(encoder, train, images);
   };
 
   try {

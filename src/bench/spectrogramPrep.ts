@@ -7,7 +7,7 @@
  */
 import { mulberry32 } from '../dsp/random';
 import { ExampleEncoder, type LabelledBeat } from '../trainer/examples';
-import { SpectrogramWorker } from '../trainer/spectrogramWorker';
+import { examplesFromImages, packSamples, SpectrogramWorker } from '../trainer/spectrogramWorker';
 
 export interface SpectrogramPrepTimes {
   /** Median ms per batch with the STFT on the main thread. */
@@ -42,16 +42,14 @@ export async function timeSpectrogramPrep(
       for (const beat of beats) encoder.encode(beat);
       const inlineMs = performance.now() - t0;
 
+      // The training path's own steps (pipelines/train.ts): pack, post, examples from the images.
       t0 = performance.now();
-      const packed = new Float32Array(batch * encoder.beatSamples);
-      beats.forEach((beat, i) => packed.set(beat.samples, i * encoder.beatSamples));
-      const answer = worker.images(packed, batch);
+      const answer = worker.images(packSamples(beats, encoder.beatSamples), batch);
       const postMs = performance.now() - t0;
       const images = await answer;
       const roundTripMs = performance.now() - t0;
       t0 = performance.now();
-      const size = encoder.imageSize;
-      beats.forEach((beat, i) => encoder.encode(beat, images.subarray(i * size, (i + 1) * size)));
+      examplesFromImages(encoder, beats, images);
       const examplesMs = performance.now() - t0;
       if (r < 2) continue;
       inline.push(inlineMs);

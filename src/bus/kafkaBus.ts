@@ -215,7 +215,8 @@ export class KafkaBus implements Bus {
     // offset after the last one resolved, so pausing loses nothing.
     const paused = new Map<string, { topic: string; partition: number }>();
     const consumers = new Set<Consumer>();
-    // kafkajs refuses pause/resume before run() has set up the group; run() re-applies the set afterwards.
+    // kafkajs refuses pause/resume before run() has set up the group: the set is (re)applied on every
+    // group join (the first one, and after kafkajs restarts a crashed consumer with an empty paused set).
     const apply = (consumer: Consumer, op: 'pause' | 'resume', topic: string, partition: number) => {
       try {
         consumer[op]([{ topic, partitions: [partition] }]);
@@ -235,7 +236,6 @@ export class KafkaBus implements Bus {
       let stopped = false;
       const pendingAcks = new Set<() => void>();
       consumers.add(consumer);
-      // kafkajs restarts a crashed consumer with a fresh group whose paused set is empty: pause again.
       consumer.on(consumer.events.GROUP_JOIN, () => {
         for (const { topic, partition } of paused.values()) apply(consumer, 'pause', topic, partition);
       });
@@ -307,7 +307,6 @@ export class KafkaBus implements Bus {
             await heartbeat();
           },
         });
-        for (const { topic, partition } of paused.values()) apply(consumer, 'pause', topic, partition);
       };
       start().catch((err: unknown) => {
         if (!stopped) subscriber.error(err);

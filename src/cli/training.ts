@@ -155,7 +155,7 @@ export function addTrainingOptions(cmd: Command, defaults: Partial<TrainingFlags
     .addOption(
       new Option(
         '--spectrogram-worker <when>',
-        'compute training spectrograms in a worker thread while the train step runs: auto = on a GPU backend only',
+        'compute training spectrograms in a worker thread while the train step runs: auto = when TensorFlow runs on a GPU device',
       )
         .choices([...SPECTROGRAM_WORKER_CHOICES])
         .default('auto'),

@@ -12,6 +12,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { EcgflowError } from '../errors';
+import type { Example, ExampleEncoder, LabelledBeat } from './examples';
 import type { SpectrogramJob, SpectrogramResult, SpectrogramThreadConfig } from './spectrogramThread';
 
 export class SpectrogramWorkerError extends EcgflowError {
@@ -30,7 +31,7 @@ export class SpectrogramWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
-  /** Set once the thread failed or exited: every later call fails with it. */
+  /** Set once the thread failed, exited or was closed: every later call fails with it. */
   private failure: SpectrogramWorkerError | undefined;
   private closing = false;
 
@@ -60,8 +61,7 @@ export class SpectrogramWorker {
    * back to back in one Float32Array.
    */
   images(samples: Float32Array, count: number): Promise<Float32Array> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.closing) return Promise.reject(new SpectrogramWorkerError('closed'));
+    if (this.failure !== undefined) return Promise.reject(this.failure); // failed, exited or closed
     if (samples.length !== count * this.config.beatSamples)
       return Promise.reject(
         new RangeError(`${samples.length} samples for ${count} beats of ${this.config.beatSamples}`),
@@ -92,4 +92,25 @@ export class SpectrogramWorker {
     for (const { reject } of this.pending.values()) reject(err);
     this.pending.clear();
   }
+}
+
+/** The beats' samples back to back, as {@link SpectrogramWorker.images} takes them (beats of beatSamples each). */
+export function packSamples(beats: readonly LabelledBeat[], beatSamples: number): Float32Array {
+  const packed = new Float32Array(beats.length * beatSamples);
+  beats.forEach((beat, i) => packed.set(beat.samples, i * beatSamples));
+  return packed;
+}
+
+/**
+ * The beats' examples from their images as the worker returned them, in the beats' order. Each example
+ * gets a copy of its image, not a view: one example left in a shuffle buffer would otherwise keep its whole
+ * job's images alive.
+ */
+export function examplesFromImages(
+  encoder: ExampleEncoder,
+  beats: readonly LabelledBeat[],
+  images: Float32Array,
+): Example[] {
+  const size = encoder.imageSize;
+  return beats.flatMap((beat, i) => encoder.encode(beat, images.slice(i * size, (i + 1) * size)) ?? []);
 }
