@@ -11,7 +11,8 @@
  * `--resume` continues a benchmark that was stopped (the paper scale takes many hours on a CPU): each mode
  * resumes from its newest checkpoint, a mode that finished is not trained again, and wall-clock time and
  * energy add up over the sessions (both are checkpointed). It refuses a directory benchmarked with other
- * settings.
+ * settings. Every session is recorded in `<out>/sessions.json` (machine, build, epochs done at its start,
+ * a calibration step time: src/bench/benchSessions.ts), and the comparison says which epochs ran where.
  */
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -24,6 +25,15 @@ import { SPECTROGRAM_INPUT_SHAPE } from '../model/config';
 import type { Protocol } from '../protocols/split';
 import { writeComparisonPicture } from '../report/trainingReport';
 import { epochTimesByDepth, fastestEpochsSeconds, type EpochTimes } from './epochTimes';
+import {
+  appendSession,
+  calibrationStepMs,
+  describeMachine,
+  epochsBySession,
+  type BenchSession,
+  type EpochsDone,
+} from './benchSessions';
+import { checkpointEpochsDone, latestCheckpoint } from '../trainer/checkpoint';
 import { loadTf, resolveBackendPreference, runtimeSummary } from '../tf/backend';
 import { PAPER_TRAINING_CONFIG, parseDepthPair, type TrainingConfig } from '../trainer/config';
 import { log, printJson, table } from '../util/output';
@@ -162,6 +172,30 @@ export function register(bench: Command): void {
       ])}
 `,
     );
+    const range = (r: { first: number; last: number } | null) => (r === null ? '-' : `${r.first}-${r.last}`);
+    process.stdout.write(
+      `${table([
+        [
+          'session',
+          'started',
+          'machine',
+          'build',
+          'calibration step ms',
+          'adaptive epochs',
+          'vanilla epochs',
+        ],
+        ...result.sessions.map((s, i) => [
+          i + 1,
+          s.startedAt,
+          `${s.host} (${s.logicalCpus} x ${s.cpuModel})`,
+          s.build ?? '-',
+          s.calibrationStepMs === null ? '-' : Number(s.calibrationStepMs.toFixed(1)),
+          range(result.epochsBySession.adaptive[i]),
+          range(result.epochsBySession.vanilla[i]),
+        ]),
+      ])}
+`,
+    );
     if (flags.json) printJson(result);
   });
 }
@@ -185,6 +219,12 @@ export interface ComparisonResult {
   energyRatio: number | null;
   co2Ratio: number | null;
   energyMethod: string | null;
+  /** The sessions the benchmark ran in, and which epochs (1-based, inclusive) of each mode each one trained. */
+  sessions: BenchSession[];
+  epochsBySession: {
+    adaptive: ({ first: number; last: number } | null)[];
+    vanilla: ({ first: number; last: number } | null)[];
+  };
   pictures: string[];
 }
 
@@ -239,6 +279,18 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
   fs.writeFileSync(settingsFile, `${JSON.stringify(settings, null, 1)}\n`);
   try {
     await prepareBeatLog(bus, { ...flags, beatsTopic }, dataDir, brokers);
+    // Measured after the beat log is built, right before training, on the backend that trains.
+    const calibration = calibrationStepMs();
+    const session: BenchSession = {
+      startedAt: new Date().toISOString(),
+      ...describeMachine(runtime),
+      epochsDoneAtStart: { adaptive: epochsDone(out, 'adaptive'), vanilla: epochsDone(out, 'vanilla') },
+      calibrationStepMs: calibration,
+    };
+    const sessions = appendSession(path.join(out, 'sessions.json'), session);
+    log(
+      `bench adaptive-vs-vanilla: session ${sessions.length} on ${session.host} (${session.logicalCpus} x ${session.cpuModel}), build ${session.build ?? 'unknown'}, calibration ResNet-20 step ${calibration.toFixed(1)} ms; epochs done: adaptive ${session.epochsDoneAtStart.adaptive}, vanilla ${session.epochsDoneAtStart.vanilla}`,
+    );
     const run = async (mode: 'adaptive' | 'vanilla'): Promise<TrainingSummary> => {
       // report.json is written when a mode has finished (and trained and tested its model).
       const finished = path.join(out, mode, 'report.json');
@@ -297,6 +349,11 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
       co2Ratio:
         adaptive.co2eqGrams !== null && vanilla.co2eqGrams ? adaptive.co2eqGrams / vanilla.co2eqGrams : null,
       energyMethod: adaptive.energyMethod,
+      sessions,
+      epochsBySession: {
+        adaptive: epochsBySession(sessions, 'adaptive', adaptive.epochs),
+        vanilla: epochsBySession(sessions, 'vanilla', vanilla.epochs),
+      },
       pictures,
     };
     fs.writeFileSync(path.join(out, 'comparison.json'), JSON.stringify(result, null, 1));
@@ -305,4 +362,12 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
     await bus.close();
     await obs.close();
   }
+}
+
+/** How far a mode of the benchmark in `out` had come: `finished` once its report exists, else its checkpoint's epochs. */
+function epochsDone(out: string, mode: 'adaptive' | 'vanilla'): EpochsDone {
+  const dir = path.join(out, mode);
+  if (fs.existsSync(path.join(dir, 'report.json'))) return 'finished';
+  const checkpoint = latestCheckpoint(dir);
+  return checkpoint === undefined ? 0 : checkpointEpochsDone(checkpoint);
 }

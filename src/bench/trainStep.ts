@@ -118,7 +118,7 @@ function syntheticBatch(
 }
 
 /** Time `count` training steps after `warmup` untimed ones. Stops early once `budgetMs` is spent. */
-function timeTraining(
+export function timeTraining(
   model: ResNet,
   batch: number,
   warmup: number,

@@ -174,6 +174,11 @@ function readStateFile(dir: string): StateFile {
   return saved;
 }
 
+/** Epochs finished when a checkpoint was written (its trainer's next 0-based epoch). */
+export function checkpointEpochsDone(dir: string): number {
+  return readStateFile(dir).state.nextEpoch;
+}
+
 /**
  * A checkpoint's run settings as the run trained with them: settings added to the trainer after the
  * checkpoint was written take the values such runs had (no features, linear head, no dropout or class

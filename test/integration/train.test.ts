@@ -6,7 +6,7 @@
  */
 import { SEED_PAPER_PREPARATION } from '../../src/beats/preparation';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +26,7 @@ import { requireDataDir, uniquePrefix } from '../helpers/env';
 import { beatLogOnBroker } from '../helpers/beatLog';
 import { firstBatch } from '../helpers/firstBatch';
 import { scratchDir } from '../helpers/scratch';
+import { projectRoot } from '../../src/util/projectRoot';
 
 const dataDir = requireDataDir();
 const main = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -33,6 +34,22 @@ let broker: LocalBroker;
 let bus: KafkaBus;
 let runtime: TfRuntime;
 const created: string[] = [];
+
+/** SIGKILLs `child` as soon as `checkpoint` exists (a run killed mid-training); fails after `timeoutMs`. */
+async function killAtCheckpoint(
+  child: ChildProcess,
+  checkpoint: string,
+  timeoutMs: number,
+  failure: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fs.existsSync(checkpoint)) {
+    if (Date.now() > deadline || child.exitCode !== null) assert.fail(failure);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+}
 
 /** CLI arguments for a command on the test broker, with its own topics, reading the test data. */
 const onTheBroker = (prefix: string) => [
@@ -414,15 +431,12 @@ describe('training on the beat stream', () => {
     ];
     const env = { ...process.env, KAFKA_BROKERS: '' }; // the embedded bus: the beat log is rebuilt on resume
     const first = spawn(process.execPath, args, { env, stdio: 'ignore' });
-    const checkpoint = path.join(out, 'checkpoints', 'epoch-0001');
-    const deadline = Date.now() + 180_000;
-    while (!fs.existsSync(checkpoint)) {
-      if (Date.now() > deadline || first.exitCode !== null)
-        assert.fail('the first run never reached its second checkpoint');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    await killAtCheckpoint(
+      first,
+      path.join(out, 'checkpoints', 'epoch-0001'),
+      180_000,
+      'the first run never reached its second checkpoint',
+    );
     assert.ok(!fs.existsSync(path.join(out, 'report.json')), 'killed before the end');
 
     // Resuming on beats cut another way would mix two inputs in one model: refused, nothing touched.
@@ -506,7 +520,7 @@ describe('training on the beat stream', () => {
     assert.ok(energyKwh >= kwh(5), 'and at least what was recorded with the last checkpoint');
   });
 
-  it('bench adaptive-vs-vanilla compares both modes on the same beats and a resumed finished benchmark trains nothing', () => {
+  it('bench adaptive-vs-vanilla compares both modes on the same beats, a resumed finished benchmark trains nothing, a carried one trains the same epochs', async () => {
     const prefix = uniquePrefix('bench-avv');
     created.push(
       beatsTopicFor({ topicPrefix: prefix, protocol: 'intra' }),
@@ -529,12 +543,16 @@ describe('training on the beat stream', () => {
       '400',
       '--records',
       '100,119',
-      '--out',
-      out,
       ...onTheBroker(prefix),
+      // CPU kernels: the carried run below is compared to the last bit with this one.
+      '--tf-backend',
+      'native',
       '--json',
     ];
-    const first = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 300_000 });
+    const first = spawnSync(process.execPath, [...args, '--out', out], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     assert.equal(first.status, 0, first.stderr);
     const lastJson = (stdout: string) => {
       const lines = stdout.trimEnd().split('\n');
@@ -550,6 +568,11 @@ describe('training on the beat stream', () => {
           { depth: number; epochs: number; fastestSeconds: number }[]
         >;
         pictures: string[];
+        sessions: {
+          epochsDoneAtStart: Record<'adaptive' | 'vanilla', number | 'finished'>;
+          calibrationStepMs: number;
+        }[];
+        epochsBySession: Record<'adaptive' | 'vanilla', ({ first: number; last: number } | null)[]>;
       };
     };
     type Summary = {
@@ -588,16 +611,86 @@ describe('training on the beat stream', () => {
     assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'comparison.json'), 'utf8')), result);
 
     // Both modes finished: a resumed benchmark reads their reports instead of training again.
-    const again = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8', timeout: 300_000 });
+    const again = spawnSync(process.execPath, [...args, '--out', out, '--resume'], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stderr, /adaptive finished in an earlier session/);
     assert.match(again.stderr, /vanilla finished in an earlier session/);
     assert.doesNotMatch(again.stderr, /epoch 1\/8/);
     const resumed = lastJson(again.stdout);
+    const withoutSessions = (r: typeof result) => ({ ...r, pictures: [], sessions: [], epochsBySession: {} });
     assert.deepEqual(
-      { ...resumed, pictures: [] },
-      { ...result, pictures: [] },
+      withoutSessions(resumed),
+      withoutSessions(result),
       'the same comparison from the saved reports',
     );
+    assert.deepEqual(
+      result.sessions.map((s) => s.epochsDoneAtStart),
+      [{ adaptive: 0, vanilla: 0 }],
+    );
+    assert.ok(result.sessions[0].calibrationStepMs > 0);
+    assert.deepEqual(
+      resumed.sessions.map((s) => s.epochsDoneAtStart),
+      [
+        { adaptive: 0, vanilla: 0 },
+        { adaptive: 'finished', vanilla: 'finished' },
+      ],
+    );
+    assert.deepEqual(resumed.epochsBySession, {
+      adaptive: [{ first: 1, last: 8 }, null],
+      vanilla: [{ first: 1, last: 8 }, null],
+    });
+
+    // Carried to another directory mid-run (scripts/bench/state.sh, as between two machines): a benchmark
+    // killed in its adaptive half, saved, restored elsewhere and resumed trains the same epochs as the
+    // uninterrupted one above.
+    const killedOut = scratchDir('ecgflow-bench-avv-killed-');
+    const killed = spawn(process.execPath, [...args, '--out', killedOut], { stdio: 'ignore' });
+    await killAtCheckpoint(
+      killed,
+      path.join(killedOut, 'adaptive', 'checkpoints', 'epoch-0002'),
+      240_000,
+      'the benchmark never reached its third adaptive checkpoint',
+    );
+    const stateScript = path.join(projectRoot(), 'scripts', 'bench', 'state.sh');
+    const state = path.join(scratchDir('ecgflow-bench-state-'), 'state');
+    const carriedOut = path.join(scratchDir('ecgflow-bench-avv-carried-'), 'bench');
+    for (const step of [
+      ['save', killedOut, state],
+      ['restore', state, carriedOut],
+    ]) {
+      const r = spawnSync('bash', [stateScript, ...step], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const kept = fs.readdirSync(path.join(state, 'adaptive', 'checkpoints')).sort();
+    assert.equal(kept.length, 2, `LATEST and one checkpoint, not ${kept.join(', ')}`);
+    const carried = spawnSync(process.execPath, [...args, '--out', carriedOut, '--resume'], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(carried.status, 0, carried.stderr);
+    const carriedResult = lastJson(carried.stdout);
+    const losses = (dir: string, mode: string) =>
+      (
+        JSON.parse(fs.readFileSync(path.join(dir, mode, 'report.json'), 'utf8')) as {
+          history: { epochs: { trainLoss: number; validationAccuracy: number }[] };
+        }
+      ).history.epochs.map((e) => [e.trainLoss, e.validationAccuracy]);
+    for (const mode of ['adaptive', 'vanilla'])
+      assert.deepEqual(losses(carriedOut, mode), losses(out, mode), `${mode}: the same epochs`);
+    assert.equal(carriedResult.ppeRatio, result.ppeRatio);
+    assert.equal(carriedResult.accuracyDelta, result.accuracyDelta);
+    const doneAtStart = carriedResult.sessions.map((s) => s.epochsDoneAtStart);
+    assert.equal(doneAtStart.length, 2);
+    assert.deepEqual(doneAtStart[0], { adaptive: 0, vanilla: 0 });
+    const resumedAfter = doneAtStart[1].adaptive as number;
+    assert.ok(resumedAfter >= 3 && resumedAfter < 8, `resumed after adaptive epoch ${resumedAfter}`);
+    assert.deepEqual(carriedResult.epochsBySession.adaptive, [
+      { first: 1, last: resumedAfter },
+      { first: resumedAfter + 1, last: 8 },
+    ]);
+    assert.deepEqual(carriedResult.epochsBySession.vanilla, [null, { first: 1, last: 8 }]);
   });
 });
