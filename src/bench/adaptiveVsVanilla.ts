@@ -189,7 +189,7 @@ export function register(bench: Command): void {
           s.startedAt,
           `${s.host} (${s.logicalCpus} x ${s.cpuModel})`,
           s.build ?? '-',
-          s.calibrationStepMs === null ? '-' : Number(s.calibrationStepMs.toFixed(1)),
+          Number(s.calibrationStepMs.toFixed(1)),
           range(result.epochsBySession.adaptive[i]),
           range(result.epochsBySession.vanilla[i]),
         ]),

@@ -34,16 +34,16 @@ export interface BenchSession {
   build: string | null;
   epochsDoneAtStart: { adaptive: EpochsDone; vanilla: EpochsDone };
   /**
-   * Median milliseconds of one training step of a ResNet-20 (batch 128, a fixed synthetic batch, after
-   * two warm-up steps) at the session's start: the machine's training speed, measured the same way in
-   * every session. Null where it was not measured.
+   * Median milliseconds of 16 training steps of a ResNet-20 (batch 128, a fixed synthetic batch, after
+   * three warm-up steps) at the session's start: the machine's training speed, measured the same way in
+   * every session. A reading, not a correction: a neighbour busy at that moment inflates it.
    */
-  calibrationStepMs: number | null;
+  calibrationStepMs: number;
 }
 
-export const CALIBRATION = { depth: 20, batch: 128, warmupSteps: 2, steps: 8 } as const;
+export const CALIBRATION = { depth: 20, batch: 128, warmupSteps: 3, steps: 16 } as const;
 
-/** The calibration step time on this machine and backend (about 2 s on a 2-core CPU). */
+/** The calibration step time on this machine and backend (about 4 s on a 2-core CPU). */
 export function calibrationStepMs(): number {
   const model = ResNet.create(resnetConfig({ depth: CALIBRATION.depth }), { seed: 1 });
   try {
