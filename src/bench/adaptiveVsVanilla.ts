@@ -296,7 +296,7 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
       const finished = path.join(out, mode, 'report.json');
       if (flags.resume === true && fs.existsSync(finished)) {
         log(`bench adaptive-vs-vanilla: ${mode} finished in an earlier session (${finished})`);
-        return readTrainingReport(finished).summary;
+        return atDirectory(readTrainingReport(finished).summary, path.join(out, mode));
       }
       return trainOnce(
         bus,
@@ -362,6 +362,21 @@ async function benchAdaptiveVsVanilla(flags: Flags): Promise<ComparisonResult> {
     await bus.close();
     await obs.close();
   }
+}
+
+/**
+ * A finished mode's summary with its paths under `dir`: a benchmark carried to another directory or machine
+ * (scripts/bench/state.sh) keeps the report's old absolute paths, which would name files not there.
+ */
+export function atDirectory(summary: TrainingSummary, dir: string): TrainingSummary {
+  const from = summary.outDir;
+  return {
+    ...summary,
+    outDir: dir,
+    pictures: summary.pictures.map((p) =>
+      p.startsWith(`${from}${path.sep}`) ? path.join(dir, p.slice(from.length + 1)) : p,
+    ),
+  };
 }
 
 /** How far a mode of the benchmark in `out` had come: `finished` once its report exists, else its checkpoint's epochs. */

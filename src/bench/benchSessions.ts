@@ -43,7 +43,7 @@ export interface BenchSession {
 
 export const CALIBRATION = { depth: 20, batch: 128, warmupSteps: 3, steps: 16 } as const;
 
-/** The calibration step time on this machine and backend (about 4 s on a 2-core CPU). */
+/** The calibration step time on this machine and backend (the whole calibration takes about 4 s on a 2-core CPU). */
 export function calibrationStepMs(): number {
   const model = ResNet.create(resnetConfig({ depth: CALIBRATION.depth }), { seed: 1 });
   try {
@@ -95,6 +95,12 @@ export function readSessions(file: string): BenchSession[] {
   try {
     const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { sessions?: unknown };
     if (!Array.isArray(parsed.sessions)) throw new Error('no "sessions" list');
+    const done = (d: unknown) => d === 'finished' || (Number.isInteger(d) && (d as number) >= 0);
+    parsed.sessions.forEach((entry: Partial<BenchSession>, i) => {
+      const start = entry?.epochsDoneAtStart;
+      if (start === undefined || !done(start.adaptive) || !done(start.vanilla))
+        throw new Error(`session ${i + 1} has no valid epochsDoneAtStart`);
+    });
     return parsed.sessions as BenchSession[];
   } catch (err) {
     throw new ConfigError(`${file} is not a readable sessions file (${(err as Error).message})`, 'resume');

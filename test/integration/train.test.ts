@@ -35,15 +35,22 @@ let bus: KafkaBus;
 let runtime: TfRuntime;
 const created: string[] = [];
 
-/** SIGKILLs `child` as soon as `checkpoint` exists (a run killed mid-training); fails after `timeoutMs`. */
+/**
+ * SIGKILLs `child` as soon as the `LATEST` file of the checkpoint directory `checkpoint` lies in names it
+ * or a later one (the checkpoint directory is renamed into place before LATEST names it, so its existence
+ * alone would not do); fails after `timeoutMs`.
+ */
 async function killAtCheckpoint(
   child: ChildProcess,
   checkpoint: string,
   timeoutMs: number,
   failure: string,
 ): Promise<void> {
+  const latest = path.join(path.dirname(checkpoint), 'LATEST');
+  const reached = () =>
+    fs.existsSync(latest) && fs.readFileSync(latest, 'utf8').trim() >= path.basename(checkpoint);
   const deadline = Date.now() + timeoutMs;
-  while (!fs.existsSync(checkpoint)) {
+  while (!reached()) {
     if (Date.now() > deadline || child.exitCode !== null) assert.fail(failure);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { checkResumedSettings } from '../../../src/bench/adaptiveVsVanilla';
+import { atDirectory, checkResumedSettings } from '../../../src/bench/adaptiveVsVanilla';
+import type { TrainingSummary } from '../../../src/cli/training';
 import { ConfigError } from '../../../src/errors';
 import { scratchDir } from '../../helpers/scratch';
 
@@ -48,5 +49,24 @@ describe('bench adaptive-vs-vanilla --resume', () => {
       (err: unknown) =>
         err instanceof ConfigError && err.message.includes(file) && /not readable JSON/.test(err.message),
     );
+  });
+});
+
+describe('a finished mode carried to another directory', () => {
+  it('names its pictures under the new directory', () => {
+    const old = path.join(path.sep, 'old', 'bench', 'adaptive');
+    const moved = path.join(path.sep, 'new', 'bench', 'adaptive');
+    const summary = {
+      outDir: old,
+      pictures: [path.join(old, 'report', 'learning-curves.png'), path.join(path.sep, 'elsewhere', 'x.png')],
+      ppe: 1,
+    } as unknown as TrainingSummary;
+    const at = atDirectory(summary, moved);
+    assert.equal(at.outDir, moved);
+    assert.deepEqual(at.pictures, [
+      path.join(moved, 'report', 'learning-curves.png'),
+      path.join(path.sep, 'elsewhere', 'x.png'),
+    ]);
+    assert.equal(at.ppe, 1);
   });
 });

@@ -40,7 +40,12 @@ describe('benchmark sessions', () => {
 
   it('refuses a torn sessions file, naming it', () => {
     const file = path.join(scratchDir('ecgflow-sessions-'), 'sessions.json');
-    for (const text of ['{"sessions": [', '{"other": 1}']) {
+    for (const text of [
+      '{"sessions": [',
+      '{"other": 1}',
+      '{"sessions": [{"startedAt": "x"}]}',
+      '{"sessions": [{"epochsDoneAtStart": {"adaptive": -1, "vanilla": 0}}]}',
+    ]) {
       fs.writeFileSync(file, text);
       assert.throws(
         () => readSessions(file),

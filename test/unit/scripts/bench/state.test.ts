@@ -3,7 +3,7 @@
  * reads (and nothing bulky it does not), and never restore over another state.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -62,10 +62,11 @@ describe('scripts/bench/state.sh', () => {
     const saved = path.join(scratchDir('ecgflow-state-'), 'paper');
     const r = state('save', bench, saved);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /adaptive: finished/);
+    assert.match(r.stderr, /adaptive: finished; report, model and model-best kept/);
     assert.match(r.stderr, /vanilla: 6 epoch\(s\) done, newest checkpoint epoch-0005 kept/);
     assert.deepEqual(files(saved), [
       'adaptive/energy.json',
+      'adaptive/model-best/weights.bin',
       'adaptive/model/weights.bin',
       'adaptive/report.json',
       'adaptive/report/learning-curves.png',
@@ -97,6 +98,50 @@ describe('scripts/bench/state.sh', () => {
     const again = state('restore', saved, restored);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /is not empty/);
+  });
+
+  it('refuses a copy while the benchmark writes, keeping the previous state', async () => {
+    const bench = benchmark();
+    const saved = path.join(scratchDir('ecgflow-state-'), 'paper');
+    assert.equal(state('save', bench, saved).status, 0);
+    const before = files(saved);
+    // A writer rewriting the energy ledger without pause (a shell builtin, no process per write) for up to
+    // 10 s, as a running benchmark would between two listings; the copy starts once it has begun.
+    const ledger = path.join(bench, 'vanilla', 'energy.json');
+    const writer = spawn('bash', [
+      '-c',
+      `end=$((SECONDS + 10)); : > "${ledger}"; echo ready; while [ $SECONDS -lt $end ]; do : > "${ledger}"; done`,
+    ]);
+    await new Promise((resolve) => writer.stdout.once('data', resolve));
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn('bash', [SCRIPT, 'save', bench, saved]);
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    writer.kill();
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /changed during the copy: the benchmark is still running/);
+    assert.deepEqual(files(saved), before, 'the previous state is untouched');
+    assert.deepEqual(fs.readdirSync(path.dirname(saved)), ['paper'], 'no temporary copy left beside it');
+  });
+
+  it('refuses a state directory inside the benchmark or around it', () => {
+    const bench = benchmark();
+    for (const [from, to] of [
+      [bench, path.join(bench, 'state')],
+      [path.join(bench, 'vanilla'), bench],
+    ]) {
+      const r = state('save', from, to);
+      assert.notEqual(r.status, 0);
+    }
+    const inside = state('save', bench, path.join(bench, 'state'));
+    assert.match(inside.stderr, /overlap/);
+    assert.ok(!fs.existsSync(path.join(bench, 'state')));
+    assert.ok(
+      fs.existsSync(path.join(bench, 'vanilla', 'checkpoints', 'LATEST')),
+      'the benchmark is untouched',
+    );
   });
 
   it('refuses what is not a benchmark, a LATEST naming nothing, and bad usage', () => {
