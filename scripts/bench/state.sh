@@ -47,8 +47,7 @@ save_mode() {
   local from="$1" to="$2" mode
   mode="$(basename "${from}")"
   mkdir -p "${to}"
-  copy_if_present "${from}" "${to}" run.json energy.json best-validation.json
-  copy_if_present "${from}" "${to}" model-best
+  copy_if_present "${from}" "${to}" run.json energy.json best-validation.json model-best
   if [ -f "${from}/report.json" ]; then
     copy_if_present "${from}" "${to}" report.json report model
     log "${mode}: finished; report, model and model-best kept"

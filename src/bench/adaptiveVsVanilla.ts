@@ -31,6 +31,7 @@ import {
   describeMachine,
   epochsBySession,
   type BenchSession,
+  type EpochRange,
   type EpochsDone,
 } from './benchSessions';
 import { checkpointEpochsDone, latestCheckpoint } from '../trainer/checkpoint';
@@ -172,7 +173,7 @@ export function register(bench: Command): void {
       ])}
 `,
     );
-    const range = (r: { first: number; last: number } | null) => (r === null ? '-' : `${r.first}-${r.last}`);
+    const range = (r: EpochRange) => (r === null ? '-' : `${r.first}-${r.last}`);
     process.stdout.write(
       `${table([
         [
@@ -221,10 +222,7 @@ export interface ComparisonResult {
   energyMethod: string | null;
   /** The sessions the benchmark ran in, and which epochs (1-based, inclusive) of each mode each one trained. */
   sessions: BenchSession[];
-  epochsBySession: {
-    adaptive: ({ first: number; last: number } | null)[];
-    vanilla: ({ first: number; last: number } | null)[];
-  };
+  epochsBySession: { adaptive: EpochRange[]; vanilla: EpochRange[] };
   pictures: string[];
 }
 

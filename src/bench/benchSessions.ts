@@ -115,12 +115,15 @@ export function appendSession(file: string, session: BenchSession): BenchSession
   return sessions;
 }
 
-/** Which epochs of one mode (1-based, inclusive) each session trained, given the mode's total epochs. */
+/** Epochs first to last (1-based, inclusive) one session trained; null when it trained none. */
+export type EpochRange = { first: number; last: number } | null;
+
+/** Which epochs of one mode each session trained, given the mode's total epochs. */
 export function epochsBySession(
   sessions: readonly BenchSession[],
   mode: 'adaptive' | 'vanilla',
   totalEpochs: number,
-): ({ first: number; last: number } | null)[] {
+): EpochRange[] {
   const doneAt = (s: BenchSession): number => {
     const d = s.epochsDoneAtStart[mode];
     return d === 'finished' ? totalEpochs : d;

@@ -36,9 +36,9 @@ let runtime: TfRuntime;
 const created: string[] = [];
 
 /**
- * SIGKILLs `child` as soon as the `LATEST` file of the checkpoint directory `checkpoint` lies in names it
- * or a later one (the checkpoint directory is renamed into place before LATEST names it, so its existence
- * alone would not do); fails after `timeoutMs`.
+ * SIGKILLs `child` as soon as the `LATEST` file beside the checkpoint directory `checkpoint` names it or a
+ * later one (the directory is renamed into place before LATEST names it, so its existence alone would not
+ * do); fails after `timeoutMs`.
  */
 async function killAtCheckpoint(
   child: ChildProcess,
