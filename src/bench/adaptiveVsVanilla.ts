@@ -142,7 +142,8 @@ export function register(bench: Command): void {
     const result = await benchAdaptiveVsVanilla(flags);
     const row = (name: string, s: TrainingSummary) => [
       name,
-      `${s.depths[0]}->${s.finalDepth}`,
+      // A vanilla run trains its final depth from the first epoch; only adaptive grows into it.
+      s.mode === 'vanilla' ? String(s.finalDepth) : `${s.depths[0]}->${s.finalDepth}`,
       Math.round(s.ppe),
       Number((s.wallClockSeconds / 60).toFixed(2)),
       s.testAccuracy === null ? '-' : Number((100 * s.testAccuracy).toFixed(2)),
