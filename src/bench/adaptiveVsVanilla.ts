@@ -41,6 +41,7 @@ import { log, printJson, table } from '../util/output';
 import { addBrokersOption, addDataDirOption, addJsonOption } from '../cli/options';
 import {
   beatsTopicFor,
+  describeDepths,
   prepareBeatLog,
   readTrainingReport,
   trainOnce,
@@ -142,8 +143,7 @@ export function register(bench: Command): void {
     const result = await benchAdaptiveVsVanilla(flags);
     const row = (name: string, s: TrainingSummary) => [
       name,
-      // A vanilla run trains its final depth from the first epoch; only adaptive grows into it.
-      s.mode === 'vanilla' ? String(s.finalDepth) : `${s.depths[0]}->${s.finalDepth}`,
+      describeDepths(s, '->'),
       Math.round(s.ppe),
       Number((s.wallClockSeconds / 60).toFixed(2)),
       s.testAccuracy === null ? '-' : Number((100 * s.testAccuracy).toFixed(2)),

@@ -433,6 +433,17 @@ export interface TrainingSummary {
 }
 
 /**
+ * The depths a run trained at, as printed in summaries: "20 -> 74" for an adaptive run, "74" for a vanilla
+ * one, which trains its final depth from the first epoch and never passes through the configured initial one.
+ */
+export function describeDepths(
+  s: Pick<TrainingSummary, 'mode' | 'depths' | 'finalDepth'>,
+  arrow = ' -> ',
+): string {
+  return s.mode === 'vanilla' ? String(s.finalDepth) : `${s.depths[0]}${arrow}${s.finalDepth}`;
+}
+
+/**
  * Training batches read and prepared ahead of the train step: enough to cover a fetch round trip and the
  * spectrograms of a consumed batch (up to 4 x 128 beats), little memory (4 x 128 x 17 x 39 floats).
  */

@@ -33,6 +33,7 @@ import {
   resolveRecords,
 } from '../options';
 import { splitList } from '../../util/list';
+import { describeDepths } from '../training';
 
 interface RunFlags extends ObservabilityFlags {
   stages: 'replay' | 'all';
@@ -308,7 +309,7 @@ function missionTable(m: MissionSummary): string {
     ],
     [
       'train',
-      `${t.mode} depth ${t.depths[0]} -> ${t.finalDepth}, ${t.epochs} epochs in ${t.wallClockSeconds.toFixed(1)} s; test accuracy ${pct(t.testAccuracy)} (${t.protocol})`,
+      `${t.mode} depth ${describeDepths(t)}, ${t.epochs} epochs in ${t.wallClockSeconds.toFixed(1)} s; test accuracy ${pct(t.testAccuracy)} (${t.protocol})`,
     ],
     [
       'serve: beats',

@@ -16,6 +16,7 @@ import { addBrokersOption, addDataDirOption, addJsonOption, addMetricsOptions } 
 import {
   addTrainingOptions,
   beatsTopicFor,
+  describeDepths,
   prepareBeatLog,
   trainOnce,
   validationRecordsFrom,
@@ -40,7 +41,7 @@ export function printTrainingSummary(s: TrainingSummary): void {
       ['mode', s.mode],
       [
         'depth',
-        `${s.depths[0]} -> ${s.finalDepth}${s.growthEpochs.length > 0 ? ` (growths after epochs ${s.growthEpochs.map((e) => e + 1).join(', ')})` : ''}`,
+        `${describeDepths(s)}${s.growthEpochs.length > 0 ? ` (growths after epochs ${s.growthEpochs.map((e) => e + 1).join(', ')})` : ''}`,
       ],
       ['PPE (parameters per epoch)', Math.round(s.ppe)],
       ['wall-clock', `${(s.wallClockSeconds / 60).toFixed(1)} min`],
